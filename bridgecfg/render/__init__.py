@@ -1,0 +1,1 @@
+"""Rendering: the quoting step and the jinja2 templates."""
