@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import Any, Optional
 
 from bridgecfg.errors import HostConflict
@@ -66,7 +67,7 @@ def open_netlink(netns: Optional[str] = None) -> NetlinkHandle:
     A named namespace must already exist: pyroute2 would otherwise create an
     empty one, so a typo would silently act on nothing.
     """
-    from pyroute2 import IPRoute
+    from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
     if netns is None:
         log.debug("opening netlink in the current network namespace")
@@ -84,3 +85,21 @@ def open_netlink(netns: Optional[str] = None) -> NetlinkHandle:
         raise HostConflict(
             f"cannot enter network namespace {netns!r}: {error}"
         ) from error
+
+
+def open_socket(netns: Optional[str], family: int, kind: int) -> socket.socket:
+    """Open a socket in `netns`, or in the calling process's namespace for None.
+
+    A socket stays in the namespace it was created in, so probes sent through it
+    leave from that namespace whichever thread uses it. pyroute2 creates it in a
+    short-lived child process that enters the namespace, which needs
+    CAP_SYS_ADMIN; the socket itself needs no privilege.
+    """
+    if netns is None:
+        return socket.socket(family, kind)
+    from pyroute2.netns import create_socket  # type: ignore[import-untyped]
+
+    if not os.path.exists(netns_path(netns)):
+        raise HostConflict(f"network namespace {netns!r} not found")
+    created: socket.socket = create_socket(netns, family, kind, flags=0)
+    return created

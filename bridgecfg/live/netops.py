@@ -12,7 +12,7 @@ import errno
 import logging
 from typing import Any, Callable, Optional
 
-from pyroute2 import NetlinkError
+from pyroute2 import NetlinkError  # type: ignore[import-untyped]
 
 from bridgecfg.errors import ApplyFailed
 from bridgecfg.live.constants import (

@@ -57,7 +57,7 @@ def capture(
     messages = {message["index"]: message for message in ipr.get_links()}
     index_to_name = {index: msg.get_attr("IFLA_IFNAME") for index, msg in messages.items()}
     links = _capture_links(names, messages, index_to_name)
-    indexes = {link.ifindex: link.name for link in links if link.present}
+    indexes = {link.ifindex: link.name for link in links if link.ifindex is not None}
     snapshot = KernelSnapshot(
         netns=netns,
         captured_at=wall,
