@@ -5,7 +5,7 @@ these annotations at run time, and RHEL 9 hosts run Python 3.9, so the models us
 Optional and Union rather than the `X | None` syntax.
 """
 
-from typing import List, Literal, Optional, Union
+from typing import Dict, List, Literal, Optional, Union
 
 import netaddr
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -202,7 +202,7 @@ class Topology(BaseModel):
         for bridge in self.bridges:
             if names.count(bridge.name) > 1:
                 raise ValueError(f"bridge {bridge.name!r} is defined more than once")
-        owners: dict = {}
+        owners: Dict[str, str] = {}
         for bridge in self.bridges:
             for port in bridge.ports:
                 if port in names:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from bridgecfg.current.hostfiles import HostTree
 
@@ -85,7 +85,7 @@ def keyfiles_defining(tree: HostTree, interface: str, macs: List[str]) -> List[s
     return found
 
 
-def _binds(sections: Dict[str, Dict[str, str]], interface: str, macs: set) -> bool:
+def _binds(sections: Dict[str, Dict[str, str]], interface: str, macs: Set[str]) -> bool:
     if sections.get("connection", {}).get("interface-name") == interface:
         return True
     for section in _ETHERNET_SECTIONS:

@@ -9,7 +9,7 @@ otherwise append a second one.
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import netaddr
 
@@ -20,7 +20,7 @@ from bridgecfg.errors import UnreadableFile
 _INDEX_SUFFIX = re.compile(r"^(IPADDR|PREFIX|NETMASK|GATEWAY|BROADCAST)(\d*)$")
 
 
-def address_indexes(values: dict) -> List[str]:
+def address_indexes(values: Dict[str, str]) -> List[str]:
     """Return the index suffixes of the IPv4 addresses that exist, in scan order."""
     found = [index for index in ("", "0", "1") if f"IPADDR{index}" in values]
     number = 2
@@ -42,10 +42,11 @@ def normalise_ipv4(profile: ShellFile, editable: EditableFile, notes: List[str])
     for index in live:
         address, prefix = _effective_address(profile, index)
         editable.set(f"IPADDR{index}", address)
-        if prefix is not None:
-            editable.set(f"PREFIX{index}", str(prefix))
-            if f"NETMASK{index}" in values:
-                editable.remove_keys([f"NETMASK{index}"])
+        if values.get(f"PREFIX{index}"):
+            # PREFIXn wins over NETMASKn for both readers, so a NETMASKn beside it is dead.
+            editable.remove_keys([f"NETMASK{index}"])
+        elif prefix is not None and not values.get(f"NETMASK{index}"):
+            editable.set_after(f"IPADDR{index}", f"PREFIX{index}", str(prefix))
 
 
 def _effective_address(profile: ShellFile, index: str) -> Tuple[str, Optional[int]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Dict, List, Optional, Set
 
 from bridgecfg import model
 from bridgecfg.current.host import BridgeCurrent, PortCurrent
@@ -174,6 +174,7 @@ def derive_new_bridge(current: BridgeCurrent, carrier: Optional[PortCurrent], no
     nm_controlled = _nm_controlled(desired, reference)
     mtu = str(desired.mtu) if desired.mtu is not None else profile.get("MTU") or None
     mac = bridge_mac(list(current.ports), carrier, desired.mac)
+    bootproto = bootproto_for(carrier, desired)
     stp = "yes" if desired.stp else "no"
     delay = str(desired.forward_delay if desired.forward_delay is not None
                 else DEFAULT_FORWARD_DELAY if desired.stp else 0)
@@ -181,7 +182,7 @@ def derive_new_bridge(current: BridgeCurrent, carrier: Optional[PortCurrent], no
         "header": Verbatim(f"# Bridge {desired.name}, created by bridgecfg from the profile of {reference.name}"),
         "device": desired.name,
         "onboot": onboot,
-        "bootproto": bootproto_for(carrier, desired),
+        "bootproto": bootproto,
         "settings": moved.entries,
         "stp": stp,
         "delay": delay,
@@ -189,7 +190,7 @@ def derive_new_bridge(current: BridgeCurrent, carrier: Optional[PortCurrent], no
         "macaddr": mac,
         "nm_controlled": nm_controlled,
     }
-    intended = {"DEVICE": desired.name, "TYPE": "Bridge", "ONBOOT": onboot, "BOOTPROTO": context["bootproto"]}
+    intended: Dict[str, str] = {"DEVICE": desired.name, "TYPE": "Bridge", "ONBOOT": onboot, "BOOTPROTO": bootproto}
     intended.update(moved.values())
     intended.update({"STP": stp, "DELAY": delay})
     for key, value in (("MTU", mtu), ("MACADDR", mac), ("NM_CONTROLLED", nm_controlled)):
@@ -226,7 +227,7 @@ def derive_existing_bridge(current: BridgeCurrent, carrier: Optional[PortCurrent
 
 
 def _apply_explicit_settings(editable: EditableFile, current: BridgeCurrent, carrier: Optional[PortCurrent],
-                             explicit: set) -> None:
+                             explicit: Set[str]) -> None:
     desired = current.desired
     if "stp" in explicit:
         editable.set("STP", "yes" if desired.stp else "no")

@@ -74,6 +74,19 @@ class EditableFile:
                 return
         self.entries.append(Entry(key=key, value=ShellValue(key=key, value=value)))
 
+    def set_after(self, anchor: str, key: str, value: str) -> None:
+        """Set a key, placing it right after the anchor key when it is new."""
+        if self.get(key) is not None:
+            self.set(key, value)
+            return
+        check_value(key, value)
+        entry = Entry(key=key, value=ShellValue(key=key, value=value))
+        positions = [index for index, existing in enumerate(self.entries) if existing.key == anchor]
+        if positions:
+            self.entries.insert(positions[-1] + 1, entry)
+        else:
+            self.entries.append(entry)
+
     def remove(self, keep: Callable[[str], bool]) -> List[Entry]:
         """Remove the assignments whose key fails `keep`, returning them in file order."""
         removed = [entry for entry in self.entries if entry.key is not None and not keep(entry.key)]
