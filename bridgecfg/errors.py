@@ -54,6 +54,10 @@ class VerifyFailed(ApplyFailed):
     """The running system does not match the desired topology after the change."""
 
 
+class RolledBack(ApplyFailed):
+    """The change failed or did not verify, and the host was restored to its snapshot."""
+
+
 class RollbackFailed(BridgecfgError, RuntimeError):
     """Restoring the snapshot failed; the host needs manual attention."""
 

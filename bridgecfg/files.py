@@ -1,4 +1,4 @@
-"""Write a plan's file changes: backups first, then atomic writes, under a lock.
+"""Write a plan's file changes: backups first, then atomic writes.
 
 Backups go under <root>/var/lib/bridgecfg/backups/<transaction>/<original path>, outside
 /etc/sysconfig/network-scripts, so neither the network scripts nor NetworkManager ever
@@ -8,18 +8,15 @@ load one as a profile.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import errno
-import fcntl
 import logging
 import os
 import secrets
 import stat
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
-from bridgecfg.errors import ApplyFailed, HostConflict, TransactionError
+from bridgecfg.errors import ApplyFailed, HostConflict
 from bridgecfg.plan import CREATE, REMOVE, FileChange, Plan
 
 log = logging.getLogger(__name__)
@@ -37,51 +34,23 @@ def new_transaction_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-@contextlib.contextmanager
-def apply_lock(root: Path, *, key: str = "files") -> Iterator[None]:
-    """Hold the lock that keeps two applies, confirms or rollbacks from interleaving."""
-    directory = state_dir(root)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = directory / f"{key}.lock"
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EAGAIN, errno.EACCES):
-                raise TransactionError(f"another bridgecfg apply, confirm or rollback holds {path}; wait for it "
-                                       "to finish and run the command again") from None
-            raise
-        yield
-    finally:
-        os.close(descriptor)
+def back_up(plan: Plan, backup_dir: Path) -> List[str]:
+    """Copy every file the plan modifies or removes to the backup folder, byte for byte.
 
-
-@dataclasses.dataclass(frozen=True)
-class WrittenFiles:
-    """What writing a plan did: the transaction id, the backups and the files touched."""
-
-    transaction: str
-    backup_dir: Path
-    backups: List[str]
-    changed: List[str]
-
-
-def write_plan(plan: Plan, *, transaction: str) -> WrittenFiles:
-    """Back up every file the plan modifies or removes, then write and remove files atomically.
-
-    The caller holds the apply lock. Each source file is compared with the bytes the plan
-    was computed from, so a file edited in between is never overwritten.
+    The caller holds the transaction lock. Each source file is compared with the bytes
+    the plan was computed from first, so a file edited in between is never overwritten.
     """
-    root = plan.root
-    _check_unchanged(root, plan.changes)
-    backup_dir = state_dir(root) / "backups" / transaction
-    backups = [_backup(root, backup_dir, change) for change in plan.changes if change.old is not None]
+    _check_unchanged(plan.root, plan.changes)
+    return [_backup(backup_dir, change) for change in plan.changes if change.old is not None]
+
+
+def write_changes(plan: Plan) -> List[str]:
+    """Create, rewrite and remove the plan's files, each atomically, in the plan's order."""
     changed = []
     for change in plan.changes:
-        _write_change(root, change)
+        _write_change(plan.root, change)
         changed.append(change.path)
-    return WrittenFiles(transaction=transaction, backup_dir=backup_dir, backups=backups, changed=changed)
+    return changed
 
 
 def _local(root: Path, host_path: str) -> Path:
@@ -100,7 +69,7 @@ def _check_unchanged(root: Path, changes: List[FileChange]) -> None:
                                "against the new content")
 
 
-def _backup(root: Path, backup_dir: Path, change: FileChange) -> str:
+def _backup(backup_dir: Path, change: FileChange) -> str:
     assert change.old is not None
     target = backup_dir / change.path.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -164,27 +133,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(descriptor)
 
 
-def restore_files(root: Path, changes: List[FileChange], backup_dir: Path) -> List[str]:
-    """Put back the files of a transaction byte-identical: restore backups, delete created files."""
-    restored = []
-    for change in reversed(changes):
-        local = _local(root, change.path)
-        if change.old is None:
-            with contextlib.suppress(FileNotFoundError):
-                local.unlink()
-                log.info("removed %s, which the transaction created", change.path)
-        else:
-            backup = backup_dir / change.path.lstrip("/")
-            data = backup.read_bytes()
-            mode = change.old_mode if change.old_mode is not None else FILE_MODE
-            write_atomic(local, data, mode=mode)
-            log.info("restored %s from %s", change.path, backup)
-        restored.append(change.path)
-    return restored
+def restore_file(root: Path, host_path: str, *, backup: Optional[Path], mode: Optional[int]) -> None:
+    """Put one file back: copy its backup over it with the original mode, or delete it if it was new."""
+    local = _local(root, host_path)
+    if backup is None:
+        with contextlib.suppress(FileNotFoundError):
+            local.unlink()
+            _fsync_dir(local.parent)
+            log.info("removed %s, which the transaction created", host_path)
+        return
+    write_atomic(local, backup.read_bytes(), mode=mode if mode is not None else FILE_MODE)
+    log.info("restored %s from %s", host_path, backup)
 
 
-def read_optional(path: Path) -> Optional[bytes]:
+def read_optional(root: Path, host_path: str) -> Optional[bytes]:
     try:
-        return path.read_bytes()
+        return _local(root, host_path).read_bytes()
     except FileNotFoundError:
         return None

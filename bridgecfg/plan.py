@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 from bridgecfg import model
 from bridgecfg.current.host import CurrentHost, read_current
 from bridgecfg.derive import derive
+from bridgecfg.derive.desired import Desired
 from bridgecfg.render.renderer import Renderer
 
 CREATE, MODIFY, REMOVE = "create", "modify", "remove"
@@ -53,6 +54,7 @@ class Plan:
     topology: model.Topology
     changes: List[FileChange]
     notes: List[str]
+    desired: Desired
 
     @property
     def empty(self) -> bool:
@@ -111,7 +113,8 @@ def plan_from_current(current: CurrentHost, topology: model.Topology, *, rendere
         if old == new:
             continue
         changes.append(FileChange(item.path, CREATE if old is None else MODIFY, old, new, old_mode))
-    return Plan(root=current.root, topology=topology, changes=_ordered(changes), notes=desired.notes)
+    return Plan(root=current.root, topology=topology, changes=_ordered(changes), notes=desired.notes,
+                desired=desired)
 
 
 def _ordered(changes: List[FileChange]) -> List[FileChange]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Set
 
 from bridgecfg.current.host import BridgeCurrent, CurrentHost, PortCurrent
+from bridgecfg.current.readings import BOOTPROTO_DHCP, read_bool, read_bootproto
+from bridgecfg.derive import addresses
 from bridgecfg.derive import bridge as bridge_files
 from bridgecfg.derive.companions import move_companions
 from bridgecfg.derive.desired import Desired, DesiredFile
@@ -18,20 +20,21 @@ from bridgecfg.derive.ports import check_port, check_ports_agree, layer3_port
 
 def derive(current: CurrentHost) -> Desired:
     """Return every file the conversion creates, rewrites or removes, with notes for the user."""
-    files: List[DesiredFile] = []
-    notes: List[str] = []
+    result = Desired(files=[], notes=[])
     claimed: Set[str] = set()
     moves: Dict[str, str] = {}
     for bridge in current.bridges:
-        files.extend(_derive_bridge(bridge, notes, claimed, moves))
+        result.files.extend(_derive_bridge(bridge, result, claimed, moves))
     network = _derive_network(current, moves)
     if network is not None:
-        files.append(network)
-    return Desired(files=files, notes=notes)
+        result.files.append(network)
+    return result
 
 
-def _derive_bridge(current: BridgeCurrent, notes: List[str], claimed: Set[str], moves: Dict[str, str]) -> List[DesiredFile]:
+def _derive_bridge(current: BridgeCurrent, result: Desired, claimed: Set[str],
+                   moves: Dict[str, str]) -> List[DesiredFile]:
     desired = current.desired
+    notes = result.notes
     for port in current.ports:
         check_port(port, desired.name)
     check_ports_agree(current.ports, desired.name)
@@ -45,9 +48,15 @@ def _derive_bridge(current: BridgeCurrent, notes: List[str], claimed: Set[str], 
         files.append(bridge_files.derive_existing_bridge(current, carrier, notes))
     files.extend(move_companions(current, bridge_files.bridge_profile_name(current), claimed))
 
+    result.carriers[desired.name] = carrier.name if carrier is not None else None
+    reference = carrier or current.ports[0]
+    result.nm_controlled[desired.name] = read_bool(reference.profile.parsed, "NM_CONTROLLED", default=True)
     if carrier is not None:
         moves[carrier.name] = desired.name
         notes.extend(_carrier_notes(current, carrier))
+        result.file_addresses[carrier.name] = addresses.profile_addresses(carrier.profile.parsed)
+        if read_bootproto(carrier.profile.parsed) == BOOTPROTO_DHCP:
+            result.dhcp_ports.append(carrier.name)
     for port in current.ports:
         if port is not carrier:
             dropped = [entry.key for entry in bridge_files.moved_entries_for_port(port) if entry.key]

@@ -146,3 +146,27 @@ def prefix_notes(profile: ShellFile) -> List[str]:
             notes.append(f"{profile.path}: NETMASK{index} {netmask} and PREFIX{index} {prefix} disagree; "
                          f"PREFIX{index} ({prefix}) is the effective value and is kept")
     return notes
+
+
+def profile_addresses(profile: ShellFile) -> List[str]:
+    """List the addresses a profile configures, as address/prefix, IPv4 first.
+
+    An IPv4 address without any prefix gets the classful default, as both readers do;
+    an IPv6 address without one gets /64, as the network scripts do.
+    """
+    found = []
+    for index in address_indexes(profile.values):
+        address, prefix = _effective_address(profile, index)
+        if prefix is None:
+            prefix = _classful_prefix(address)
+        found.append(f"{address}/{prefix}")
+    for key in ("IPV6ADDR", "IPV6ADDR_SECONDARIES"):
+        for item in (profile.values.get(key) or "").split():
+            text, _, suffix = item.partition("/")
+            found.append(f"{netaddr.IPAddress(text, version=6)}/{suffix or 64}")
+    return found
+
+
+def _classful_prefix(address: str) -> int:
+    first = int(address.split(".")[0])
+    return 8 if first < 128 else 16 if first < 192 else 24

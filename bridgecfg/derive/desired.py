@@ -46,3 +46,11 @@ class Desired:
 
     files: List[DesiredFile]
     notes: List[str]
+    # For each bridge, the port whose IP configuration moves to it (None if no port has any).
+    carriers: Dict[str, Optional[str]] = dataclasses.field(default_factory=dict)
+    # For each port that carries IP configuration, the addresses its profile configures.
+    file_addresses: Dict[str, List[str]] = dataclasses.field(default_factory=dict)
+    # The ports whose profile has them on DHCP.
+    dhcp_ports: List[str] = dataclasses.field(default_factory=list)
+    # For each bridge, whether NetworkManager manages it (NM_CONTROLLED of its ports).
+    nm_controlled: Dict[str, bool] = dataclasses.field(default_factory=dict)

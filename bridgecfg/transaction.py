@@ -1,0 +1,261 @@
+"""Transactions on disk: what an apply changed, so that confirm and rollback can act on it later.
+
+Each transaction has a folder under <root>/var/lib/bridgecfg/transactions/<id>/ with:
+
+- record.json: the status, the confirm deadline and the file changes (JSON, rewritten
+  atomically at every status change);
+- snapshot.json: the kernel snapshot taken before the first live change;
+- journal.jsonl: one line per step done, appended and fsynced;
+- revert.log: the log of the detached revert process.
+
+A crash, a reboot or another session finds everything it needs here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from bridgecfg.errors import TransactionError
+from bridgecfg.files import state_dir, write_atomic
+from bridgecfg.plan import FileChange
+
+log = logging.getLogger(__name__)
+
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+RECORD_MODE = 0o600
+
+
+class Status(str, Enum):
+    """Where a transaction stands."""
+
+    PREPARING = "preparing"      # changes may be under way; the apply process owns it
+    PENDING = "pending"          # applied and verified; reverts at the deadline unless confirmed
+    CONFIRMED = "confirmed"      # kept by `bridgecfg confirm`, or applied with no revert timer
+    ROLLED_BACK = "rolled-back"  # restored from the snapshot and the backups
+    ROLLBACK_FAILED = "rollback-failed"
+
+    @property
+    def open(self) -> bool:
+        return self in (Status.PREPARING, Status.PENDING)
+
+
+class FileRecord(BaseModel):
+    """One file a transaction created, modified or removed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    action: str
+    old_mode: Optional[int] = None
+    old_sha256: Optional[str] = None
+    new_sha256: Optional[str] = None
+
+
+class TransactionRecord(BaseModel):
+    """The persistent record of one apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    created: float
+    root: str
+    netns: Optional[str] = None
+    live: bool = False
+    status: Status = Status.PREPARING
+    apply_pid: Optional[int] = None
+    timer_pid: Optional[int] = None
+    confirm_timeout: float = 0.0
+    deadline: Optional[float] = None
+    boot_id: Optional[str] = None
+    files: List[FileRecord] = []
+    cutover: Optional[Dict[str, Any]] = None
+    reason: Optional[str] = None
+    finished: Optional[float] = None
+
+
+def digest(data: Optional[bytes]) -> Optional[str]:
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+def file_records(changes: List[FileChange]) -> List[FileRecord]:
+    return [FileRecord(path=change.path, action=change.action, old_mode=change.old_mode,
+                       old_sha256=digest(change.old), new_sha256=digest(change.new)) for change in changes]
+
+
+def current_boot_id() -> Optional[str]:
+    try:
+        return BOOT_ID_PATH.read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+class TransactionStore:
+    """The transactions of one state directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.directory = state_dir(root) / "transactions"
+        self.backups = state_dir(root) / "backups"
+
+    def folder(self, transaction: str) -> Path:
+        return self.directory / transaction
+
+    def backup_dir(self, transaction: str) -> Path:
+        return self.backups / transaction
+
+    def create(self, record: TransactionRecord) -> None:
+        folder = self.folder(record.id)
+        folder.mkdir(parents=True, mode=0o700)
+        self.save(record)
+
+    def save(self, record: TransactionRecord) -> None:
+        data = record.model_dump_json(indent=2).encode("utf-8") + b"\n"
+        write_atomic(self.folder(record.id) / "record.json", data, mode=RECORD_MODE)
+
+    def load(self, transaction: str) -> TransactionRecord:
+        path = self.folder(transaction) / "record.json"
+        try:
+            return TransactionRecord.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            known = ", ".join(self.ids()) or "none"
+            raise TransactionError(f"transaction {transaction} not found in {self.directory} (known: {known})") from None
+        except ValueError as error:
+            raise TransactionError(f"{path} is damaged: {error}") from None
+
+    def ids(self) -> List[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(entry.name for entry in self.directory.iterdir() if (entry / "record.json").is_file())
+
+    def all(self) -> List[TransactionRecord]:
+        return [self.load(transaction) for transaction in self.ids()]
+
+    def open_transactions(self) -> List[TransactionRecord]:
+        return [record for record in self.all() if record.status.open]
+
+    def select(self, transaction: Optional[str]) -> TransactionRecord:
+        """Return the named transaction, else the open one, else the latest one."""
+        if transaction:
+            return self.load(transaction)
+        records = self.all()
+        if not records:
+            raise TransactionError(f"no transactions in {self.directory}")
+        open_records = [record for record in records if record.status.open]
+        return open_records[-1] if open_records else records[-1]
+
+    def write_snapshot(self, transaction: str, text: str) -> None:
+        write_atomic(self.folder(transaction) / "snapshot.json", text.encode("utf-8"), mode=RECORD_MODE)
+
+    def write_desired(self, transaction: str, text: str) -> None:
+        """Store the kernel state the cutover should produce, to tell later whether the host changed."""
+        write_atomic(self.folder(transaction) / "desired.json", text.encode("utf-8"), mode=RECORD_MODE)
+
+    def read_desired(self, transaction: str) -> Optional[str]:
+        path = self.folder(transaction) / "desired.json"
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def read_snapshot(self, transaction: str) -> Optional[str]:
+        path = self.folder(transaction) / "snapshot.json"
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def journal(self, transaction: str, step: str, **details: Any) -> None:
+        """Append one step to the transaction's journal and fsync it."""
+        line = json.dumps({"time": time.time(), "step": step, **details}, sort_keys=True) + "\n"
+        path = self.folder(transaction) / "journal.jsonl"
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, RECORD_MODE)
+        try:
+            os.write(descriptor, line.encode("utf-8"))
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+    def read_journal(self, transaction: str) -> List[Dict[str, Any]]:
+        path = self.folder(transaction) / "journal.jsonl"
+        if not path.exists():
+            return []
+        entries = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                entries.append(json.loads(line))
+        return entries
+
+    def log_path(self, transaction: str) -> Path:
+        return self.folder(transaction) / "revert.log"
+
+
+def namespace_key(netns: Optional[str]) -> str:
+    """Name the network namespace a lock is about: a named one, or the caller's by inode."""
+    if netns:
+        return f"netns-{netns}"
+    try:
+        return f"ns-{os.stat('/proc/self/ns/net').st_ino}"
+    except OSError:
+        return "ns-current"
+
+
+@contextlib.contextmanager
+def transaction_lock(root: Path, netns: Optional[str], *, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold the one lock that apply, confirm and rollback share for a state directory and namespace.
+
+    With wait_seconds above 0, wait that long for another holder to finish; otherwise
+    raise TransactionError at once.
+    """
+    directory = state_dir(root)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / f"{namespace_key(netns)}.lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise TransactionError(f"another bridgecfg apply, confirm or rollback holds {path}; wait for "
+                                           "it to finish and run the command again") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def process_alive(pid: Optional[int]) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True
+    # The state letter follows the command name in parentheses.
+    return status.rpartition(")")[2].split()[:1] != ["Z"]
