@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from bridgecfg import model
 from bridgecfg.current.host import BridgeCurrent, PortCurrent
@@ -10,7 +10,7 @@ from bridgecfg.current.hostfiles import SCRIPTS_DIR
 from bridgecfg.current.readings import BOOTPROTO_DHCP, BOOTPROTO_STATIC, read_bool, read_bootproto, read_type
 from bridgecfg.derive import addresses, keys
 from bridgecfg.derive.desired import DesiredFile
-from bridgecfg.derive.lines import EditableFile, Entry
+from bridgecfg.derive.lines import EditableFile, Entry, matches_any
 from bridgecfg.derive.ports import has_layer3
 from bridgecfg.errors import HostConflict
 from bridgecfg.render.quoting import Verbatim
@@ -90,41 +90,57 @@ def layer3_entries(carrier: Optional[PortCurrent], desired: model.Bridge, notes:
 def _apply_ipv4(moved: EditableFile, desired: model.Bridge) -> None:
     if desired.ipv4 == "inherit":
         return
-    moved.remove_keys(keys.IPV4_ADDRESS_KEYS)
+    settings: List[Tuple[str, str]] = []
     if isinstance(desired.ipv4, model.StaticAddresses):
         for number, network in enumerate(desired.ipv4.networks()):
             index = "" if number == 0 else str(number)
-            moved.set(f"IPADDR{index}", str(network.ip))
-            moved.set(f"PREFIX{index}", str(network.prefixlen))
+            settings.append((f"IPADDR{index}", str(network.ip)))
+            settings.append((f"PREFIX{index}", str(network.prefixlen)))
         if desired.ipv4.gateway:
-            moved.set("GATEWAY", desired.ipv4.gateway)
+            settings.append(("GATEWAY", desired.ipv4.gateway))
+    _replace_keys(moved, keys.IPV4_ADDRESS_KEYS, settings)
 
 
 def _apply_ipv6(moved: EditableFile, desired: model.Bridge) -> None:
     if desired.ipv6 == "inherit":
         return
-    moved.remove_keys(keys.IPV6_ADDRESS_KEYS)
-    moved.set("IPV6INIT", "yes")
-    moved.set("IPV6_AUTOCONF", "no")
+    settings = [("IPV6INIT", "yes"), ("IPV6_AUTOCONF", "no")]
     if desired.ipv6 == "dhcp":
-        moved.set("DHCPV6C", "yes")
-        return
-    assert isinstance(desired.ipv6, model.StaticAddresses)
-    moved.set("IPV6ADDR", desired.ipv6.addresses[0])
-    if len(desired.ipv6.addresses) > 1:
-        moved.set("IPV6ADDR_SECONDARIES", " ".join(desired.ipv6.addresses[1:]))
-    if desired.ipv6.gateway:
-        moved.set("IPV6_DEFAULTGW", desired.ipv6.gateway)
+        settings.append(("DHCPV6C", "yes"))
+    else:
+        assert isinstance(desired.ipv6, model.StaticAddresses)
+        settings.append(("IPV6ADDR", desired.ipv6.addresses[0]))
+        if len(desired.ipv6.addresses) > 1:
+            settings.append(("IPV6ADDR_SECONDARIES", " ".join(desired.ipv6.addresses[1:])))
+        if desired.ipv6.gateway:
+            settings.append(("IPV6_DEFAULTGW", desired.ipv6.gateway))
+    _replace_keys(moved, keys.IPV6_ADDRESS_KEYS, settings)
 
 
 def _apply_dns(moved: EditableFile, desired: model.Bridge) -> None:
     if desired.dns is None:
         return
-    moved.remove_keys(keys.DNS_SETTING_KEYS)
-    for number, server in enumerate(desired.dns.servers, start=1):
-        moved.set(f"DNS{number}", server)
+    settings = [(f"DNS{number}", server) for number, server in enumerate(desired.dns.servers, start=1)]
     if desired.dns.search:
-        moved.set("DOMAIN", " ".join(desired.dns.search))
+        settings.append(("DOMAIN", " ".join(desired.dns.search)))
+    _replace_keys(moved, keys.DNS_SETTING_KEYS, settings)
+
+
+def _replace_keys(editable: EditableFile, patterns: Sequence[str], settings: List[Tuple[str, str]]) -> None:
+    """Make the keys matching patterns hold exactly the settings.
+
+    A key that is already there keeps its place, so a second run over an existing bridge
+    file leaves it byte for byte as it is. A new key goes after the last key of its
+    family, or at the end when the file has none of them.
+    """
+    wanted = {key for key, _ in settings}
+    editable.remove(lambda key: key in wanted or not matches_any(key, patterns))
+    for key, value in settings:
+        family = [name for name in editable.keys() if matches_any(name, patterns)]
+        if family and key not in family:
+            editable.set_after(family[-1], key, value)
+        else:
+            editable.set(key, value)
 
 
 def _rewrite_device_values(editable: EditableFile, port: str, bridge: str) -> None:
