@@ -140,6 +140,11 @@ def apply(topology: model.Topology, target: Target, options: ApplyOptions, *, pr
             raise
 
 
+def refuse_open_transactions(root: Path) -> None:
+    """Raise when a transaction under root is still pending or was interrupted."""
+    _refuse_open_transactions(TransactionStore(root))
+
+
 def _refuse_open_transactions(store: TransactionStore) -> None:
     open_records = store.open_transactions()
     if open_records:

@@ -260,7 +260,7 @@ def _print_proposal(proposal: Proposal) -> None:
 
 
 def run_apply(arguments: argparse.Namespace) -> int:
-    from bridgecfg.apply import apply, check_live_allowed, propose
+    from bridgecfg.apply import apply, check_live_allowed, propose, refuse_open_transactions
 
     topology = topology_from_arguments(arguments)
     target = _target(arguments)
@@ -275,6 +275,7 @@ def run_apply(arguments: argparse.Namespace) -> int:
         else:
             print("Nothing to do.")
         return EXIT_OK
+    refuse_open_transactions(target.root)
     if not _confirmed(arguments, "Apply these changes?"):
         print("Declined; nothing was changed.", file=sys.stderr)
         return EXIT_ERROR

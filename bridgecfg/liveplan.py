@@ -172,8 +172,12 @@ def plan_live(bridge: model.Bridge, desired: Desired, snapshot: KernelSnapshot, 
         outage = 2 * delay
         notes.append(f"STP on: about {outage:g} s (twice the forward delay) without forwarding while the port "
                      "goes through the listening and learning states")
+    if not operations:
+        # The running system already matches: nothing happens, so there is no risk to report.
+        notes = []
+        outage = None
     network_manager = None
-    if surroundings.network_manager_running and _managed_by_network_manager(desired, bridge):
+    if operations and surroundings.network_manager_running and _managed_by_network_manager(desired, bridge):
         network_manager = _network_manager_message(bridge)
     return LivePlan(request=request, snapshot=snapshot, operations=operations, desired_after=after, notes=notes,
                     kernel_addresses=kernel, file_addresses=files, disagreement=disagreement,
