@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import select
 import sys
 import time
@@ -447,6 +448,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"bridgecfg: error: {error}", file=sys.stderr)
         if arguments.command in ("plan", "apply") and not isinstance(error, ApplyFailed):
             print("bridgecfg: no files were changed.", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader of the output went away (for example `| head`); there is nobody to tell.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
     except OSError as error:
         print(f"bridgecfg: error: {error}", file=sys.stderr)

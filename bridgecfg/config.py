@@ -68,11 +68,12 @@ def describe_validation_error(error: pydantic.ValidationError, *, option_names: 
         if option_names and location and location[0] in option_names:
             field = option_names[location[0]]
         else:
-            field = ".".join(location) or "topology"
+            field = ".".join(location)
         message = str(item["msg"]).removeprefix("Value error, ")
         value = item.get("input")
         shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
-        if repr(value) in message:
+        if str(value) in message:
             shown = ""
-        parts.append(f"{field}: {message}{shown}")
+        # A check across fields has no location; its message names the fields itself.
+        parts.append(f"{field}: {message}{shown}" if field else f"{message}{shown}")
     return "; ".join(parts)
