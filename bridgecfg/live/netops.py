@@ -20,11 +20,17 @@ from bridgecfg.live.constants import (
     AF_INET6,
     IFA_F_NODAD,
     IFA_SETTABLE_FLAGS,
+    NUD_DELAY,
+    NUD_PERMANENT,
+    NUD_PROBE,
+    NUD_REACHABLE,
+    NUD_STALE,
     RTNH_F_ONLINK,
 )
 from bridgecfg.live.operations import (
     AddAddress,
     AddRule,
+    CopyNeighbours,
     CreateBridge,
     DeleteAddress,
     DeleteLink,
@@ -238,6 +244,33 @@ def _delete_route(ipr: Any, operation: DeleteRoute) -> None:
     _ignore_missing(lambda: ipr.route("del", **arguments), operation.describe())
 
 
+# Entries whose link-layer address is known. A copy gets NUD_STALE, so the kernel
+# uses it at once and confirms it later.
+_RESOLVED = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT
+
+
+def _copy_neighbours(ipr: Any, operation: CopyNeighbours) -> None:
+    source = _index(ipr, operation.source)
+    target = _index(ipr, operation.target)
+    copied = 0
+    for family in (AF_INET, AF_INET6):
+        for entry in ipr.get_neighbours(family=family, ifindex=source):
+            lladdr = entry.get_attr("NDA_LLADDR")
+            if entry["ifindex"] != source or not entry["state"] & _RESOLVED or not lladdr:
+                continue
+            ipr.neigh(
+                "replace",
+                family=family,
+                ifindex=target,
+                dst=entry.get_attr("NDA_DST"),
+                lladdr=lladdr,
+                state=NUD_STALE,
+                flags=entry["flags"],
+            )
+            copied += 1
+    log.info("copied %d neighbour entries from %s to %s", copied, operation.source, operation.target)
+
+
 def _rule_arguments(rule: RuleState) -> dict[str, Any]:
     arguments: dict[str, Any] = {
         "family": _family(rule.family),
@@ -297,6 +330,7 @@ _HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     DeleteAddress: _delete_address,
     ReplaceRoute: _replace_route,
     DeleteRoute: _delete_route,
+    CopyNeighbours: _copy_neighbours,
     AddRule: _add_rule,
     DeleteRule: _delete_rule,
     DeleteLink: _delete_link,

@@ -163,6 +163,22 @@ class DeleteRoute(_Operation):
         return f"delete route {self.route.describe()} if still present"
 
 
+class CopyNeighbours(_Operation):
+    """Copy the resolved neighbour entries of one device to another, as STALE.
+
+    Routes moved onto the target then send at once instead of queueing behind
+    address resolution, which a bridge port cannot even complete while enslaved
+    (the bridge takes its replies). The kernel re-verifies STALE entries on use.
+    """
+
+    op: Literal["copy_neighbours"] = "copy_neighbours"
+    source: str
+    target: str
+
+    def describe(self) -> str:
+        return f"copy the resolved neighbour entries of {self.source} to {self.target}"
+
+
 class AddRule(_Operation):
     """Add a policy-routing rule."""
 
@@ -204,6 +220,7 @@ Operation = Annotated[
         DeleteAddress,
         ReplaceRoute,
         DeleteRoute,
+        CopyNeighbours,
         AddRule,
         DeleteRule,
         DeleteLink,

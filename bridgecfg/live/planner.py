@@ -9,15 +9,17 @@ after a crash, because each is a move from a current snapshot to a target one:
 3. add the target addresses (IPv6 without duplicate address detection, so no
    tentative gap), then give them back their recorded flags;
 4. install the target routes with `replace`, which takes over the route of the
-   same table, destination and metric on the old device;
+   same table, destination and metric on the old device, after copying the old
+   device's resolved neighbour entries to the new one;
 5. add the target rules, then delete the rules the target lacks;
 6. delete the addresses the target lacks, IPv4 secondaries before primaries, then
    any old route still left (IPv6 routes survive the loss of an address);
 7. release ports, restore their MTU, MAC and down state;
 8. delete the bridges the target lacks.
 
-Links that step 8 deletes keep their addresses and routes until then: deleting the
-link removes them with it.
+Step 6 also empties a bridge that step 8 deletes. Otherwise its prefix routes, listed
+before those of the port, would keep taking the traffic after step 7 has left the
+bridge without ports (IPv4 uses routes of a device without carrier).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bridgecfg.live.constants import (
 from bridgecfg.live.operations import (
     AddAddress,
     AddRule,
+    CopyNeighbours,
     CreateBridge,
     DeleteAddress,
     DeleteLink,
@@ -75,7 +78,7 @@ def plan_changes(current: KernelSnapshot, target: KernelSnapshot) -> list[Operat
     operations += _replace_routes(current, target, since, shift)
     operations += _add_rules(current, target)
     operations += _delete_rules(current, target)
-    operations += _delete_addresses(current, target, doomed)
+    operations += _delete_addresses(current, target)
     operations += _delete_routes(current, target, doomed, shift)
     operations += _release_ports(current, target)
     operations += _restore_links(current, target)
@@ -238,11 +241,39 @@ def _insertion_order(addresses: list[AddressState]) -> list[AddressState]:
     return ipv4 + list(reversed(ipv6))
 
 
+def _misplaced_ipv4(current: KernelSnapshot, target: KernelSnapshot) -> list[AddressState]:
+    """Return current IPv4 addresses that must be re-added to reach the target order.
+
+    The kernel appends a new primary after the last primary and a secondary at the
+    end, so an address already present keeps its place. Every present address that
+    the target lists after the first out-of-place one is deleted and added again.
+    This happens only when a crash left a port with part of its addresses, while
+    the bridge still carries them all.
+    """
+    misplaced = []
+    for link in target.links:
+        want = [_address_key(a) for a in target.addresses_of(link.name) if a.family == 4]
+        have_all = [a for a in current.addresses_of(link.name) if a.family == 4]
+        have = [_address_key(a) for a in have_all if _address_key(a) in want]
+        prefix = 0
+        while prefix < len(have) and have[prefix] == want[prefix]:
+            prefix += 1
+        moved = set(want[prefix:])
+        misplaced += [a for a in have_all if _address_key(a) in moved]
+    return misplaced
+
+
 def _add_addresses(
     current: KernelSnapshot, target: KernelSnapshot, since: CaptureTime, shift: float
 ) -> list[Operation]:
-    existing = {_address_key(address): address for address in current.addresses}
-    adds: list[Operation] = []
+    misplaced = _misplaced_ipv4(current, target)
+    removed = {_address_key(address) for address in misplaced}
+    existing = {
+        _address_key(address): address
+        for address in current.addresses
+        if _address_key(address) not in removed
+    }
+    adds: list[Operation] = [DeleteAddress(address=a) for a in _deletion_order(misplaced)]
     resets: list[Operation] = []
     for want in _insertion_order(list(target.addresses)):
         if not target.link(want.ifname).present:
@@ -259,24 +290,25 @@ def _add_addresses(
     return adds + resets
 
 
-def _delete_addresses(
-    current: KernelSnapshot, target: KernelSnapshot, doomed: list[str]
-) -> list[Operation]:
-    wanted = {_address_key(address) for address in target.addresses}
-    extra = [
-        address
-        for address in current.addresses
-        if _address_key(address) not in wanted and address.ifname not in doomed
-    ]
+def _deletion_order(addresses: list[AddressState]) -> list[AddressState]:
+    """Sort deletions: IPv4 secondaries, IPv4 primaries, then IPv6.
 
-    # Deleting a primary IPv4 address deletes its secondaries with it, so the
-    # secondaries go first and each delete removes exactly one address.
-    def order(address: AddressState) -> int:
+    Deleting a primary IPv4 address deletes its secondaries with it (the default
+    promote_secondaries=0), so secondaries go first and each delete removes one.
+    """
+
+    def rank(address: AddressState) -> int:
         if address.family == 6:
             return 2
         return 0 if address.flags & IFA_F_SECONDARY else 1
 
-    return [DeleteAddress(address=address) for address in sorted(extra, key=order)]
+    return sorted(addresses, key=rank)
+
+
+def _delete_addresses(current: KernelSnapshot, target: KernelSnapshot) -> list[Operation]:
+    wanted = {_address_key(address) for address in target.addresses}
+    extra = [address for address in current.addresses if _address_key(address) not in wanted]
+    return [DeleteAddress(address=address) for address in _deletion_order(extra)]
 
 
 def _route_matches(want: RouteState, have: RouteState, shift: float) -> bool:
@@ -290,12 +322,36 @@ def _replace_routes(
     current: KernelSnapshot, target: KernelSnapshot, since: CaptureTime, shift: float
 ) -> list[Operation]:
     operations: list[Operation] = []
+    copied: set[tuple[str, str]] = set()
     for want in target.routes:
         if want.oif is not None and not target.link(want.oif).present:
             continue
-        if not any(_route_matches(want, have, shift) for have in current.routes):
-            operations.append(ReplaceRoute(route=want, since=since))
+        if any(_route_matches(want, have, shift) for have in current.routes):
+            continue
+        for pair in _neighbour_sources(current, want):
+            if pair not in copied:
+                operations.append(CopyNeighbours(source=pair[0], target=pair[1]))
+                copied.add(pair)
+        operations.append(ReplaceRoute(route=want, since=since))
     return operations
+
+
+def _neighbour_sources(current: KernelSnapshot, want: RouteState) -> list[tuple[str, str]]:
+    """Return (source, target) device pairs whose neighbour entries `want` needs.
+
+    A route that moves to another device would otherwise wait for address
+    resolution there, and a bridge port cannot even complete it while enslaved.
+    """
+    if want.oif is None:
+        return []
+    pairs = []
+    for have in current.routes:
+        source = have.oif
+        if source is None or source == want.oif or have.identity() != want.identity():
+            continue
+        if current.link(source).present:
+            pairs.append((source, want.oif))
+    return pairs
 
 
 def _delete_routes(
