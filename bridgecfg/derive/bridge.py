@@ -48,6 +48,30 @@ def check_existing_bridge(current: BridgeCurrent, carrier: Optional[PortCurrent]
     if carrier is not None and has_layer3(existing.parsed):
         raise HostConflict(f"both {carrier.profile.path} and {existing.path} carry IP configuration; bridgecfg "
                            f"will not merge them. Remove the addresses from one of the two files")
+    _check_ports_agree_with_bridge(current)
+
+
+def _check_ports_agree_with_bridge(current: BridgeCurrent) -> None:
+    """Raise when a port reads NM_CONTROLLED or ONBOOT differently from the existing bridge profile.
+
+    A new bridge takes both keys from its port, but an existing one keeps its own, so a
+    port added to it must already agree. An explicit nm_controlled setting rewrites
+    NM_CONTROLLED in every file, so only ONBOOT is compared then.
+    """
+    existing = current.existing
+    assert existing is not None
+    compared = ("ONBOOT",) if current.desired.nm_controlled is not None else ("NM_CONTROLLED", "ONBOOT")
+    for key in compared:
+        bridge_value = read_bool(existing.parsed, key, default=True)
+        differing = [port for port in current.ports
+                     if read_bool(port.profile.parsed, key, default=True) != bridge_value]
+        if differing:
+            readings = ", ".join(f"{port.name} {'no' if bridge_value else 'yes'} ({port.profile.path})"
+                                 for port in differing)
+            raise HostConflict(f"the ports of {current.desired.name} disagree with {existing.path} about {key} "
+                               f"(bridge {'yes' if bridge_value else 'no'}, {readings}); a bridge managed half by "
+                               f"NetworkManager or brought up half at boot fails. Set the same {key} in the "
+                               "bridge's and every port's profile")
 
 
 def derive_port(port: PortCurrent, desired: model.Bridge, bridge_device: str, notes: List[str]) -> DesiredFile:
@@ -127,7 +151,7 @@ def _apply_dns(moved: EditableFile, desired: model.Bridge) -> None:
 
 
 def _replace_keys(editable: EditableFile, patterns: Sequence[str], settings: List[Tuple[str, str]]) -> None:
-    """Make the keys matching patterns hold exactly the settings.
+    """Set the keys that match patterns to exactly the given settings, removing the others.
 
     A key that is already there keeps its place, so a second run over an existing bridge
     file leaves it byte for byte as it is. A new key goes after the last key of its
