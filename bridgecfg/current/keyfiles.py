@@ -15,7 +15,10 @@ from bridgecfg.current.hostfiles import HostTree
 
 log = logging.getLogger(__name__)
 
-KEYFILE_DIRS = ("/etc/NetworkManager/system-connections", "/run/NetworkManager/system-connections")
+# NetworkManager loads keyfiles from /etc, from /run and from /usr/lib, where images
+# ship read-only profiles.
+KEYFILE_DIRS = ("/etc/NetworkManager/system-connections", "/run/NetworkManager/system-connections",
+                "/usr/lib/NetworkManager/system-connections")
 # Files NetworkManager skips: hidden ones, editor backups, mkstemp-style temporary names
 # (a dot and exactly six letters or digits at the end) and certificates.
 _TEMPORARY_SUFFIX = re.compile(r"\.[A-Za-z0-9]{6}$")
