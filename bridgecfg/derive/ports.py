@@ -23,7 +23,7 @@ def check_port(port: PortCurrent, bridge: str) -> None:
         files = ", ".join(port.keyfiles)
         raise HostConflict(f"{port.name} is also configured by a NetworkManager keyfile ({files}); converting only "
                            f"{path} would leave a competing profile that puts the old addresses back on "
-                           f"{port.name}. Remove or convert that profile first. No files were changed")
+                           f"{port.name}. Remove or convert that profile first")
     _check_not_enslaved(port, profile, bridge)
     _check_type(port, profile)
 
