@@ -127,12 +127,19 @@ def run_cli(arguments: Sequence[str]) -> CliResult:
     return CliResult(status, stdout.getvalue(), stderr.getvalue())
 
 
+def _checked_root(root: Path) -> str:
+    # The tests write only under temporary roots; the host's own / is never a target.
+    assert root.resolve() != Path("/"), "tests must not run bridgecfg on the host's root"
+    return str(root)
+
+
 def plan(root: Path, arguments: Sequence[str]) -> CliResult:
-    return run_cli(["plan", "--root", str(root), *arguments])
+    return run_cli(["plan", "--root", _checked_root(root), *arguments])
 
 
 def apply(root: Path, arguments: Sequence[str]) -> CliResult:
-    return run_cli(["apply", "--root", str(root), "--yes", *arguments])
+    """Run apply --files-only, so that no code path of the running system's change is ever taken."""
+    return run_cli(["apply", "--root", _checked_root(root), "--yes", "--files-only", *arguments])
 
 
 # --- Reading files the way bash does -----------------------------------------------
