@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from bridgecfg.errors import ApplyFailed, RollbackFailed
 from bridgecfg.live.cutover import plan_restore
-from bridgecfg.live.netops import apply_operation
+from bridgecfg.live.netops import OPERATION_ERRORS, apply_operation
 from bridgecfg.live.operations import Operation
 from bridgecfg.live.snapshot import capture, diff_snapshots
 from bridgecfg.live.state import KernelSnapshot
@@ -65,7 +65,7 @@ def execute(
         log.info("step %d of %d: %s", index + 1, total, operation.describe())
         try:
             apply_operation(ipr, operation)
-        except (OSError, ValueError) as error:
+        except OPERATION_ERRORS as error:
             raise ApplyFailed(
                 f"step {index} ({operation.describe()}) failed: {error}"
             ) from error

@@ -47,12 +47,16 @@ from bridgecfg.live.state import AddressState, CaptureTime, RouteState, RuleStat
 
 log = logging.getLogger(__name__)
 
+# Errors an operation may raise. NetlinkError (the kernel's refusal, with its errno
+# in `code`) is no OSError subclass in pyroute2 0.9.
+OPERATION_ERRORS = (NetlinkError, OSError, ValueError)
+
 # Answers of a delete whose object is already gone.
 NOT_FOUND = frozenset({errno.ESRCH, errno.ENOENT, errno.EADDRNOTAVAIL, errno.ENODEV})
 
 
 def apply_operation(ipr: Any, operation: Operation) -> None:
-    """Perform `operation`; raise ApplyFailed or OSError (NetlinkError) on failure."""
+    """Perform `operation`; raise ApplyFailed or one of OPERATION_ERRORS on failure."""
     handler = _HANDLERS[type(operation)]
     handler(ipr, operation)
 
