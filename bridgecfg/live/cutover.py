@@ -46,7 +46,7 @@ MTU_RANGE = (68, 65535)
 
 @dataclass(frozen=True)
 class CutoverRequest:
-    """What a live cutover must build.
+    """The parameters of a live cutover: the bridge to build and what moves onto it.
 
     `l3_port` is the port whose addresses, routes and rules move to the bridge, or
     None when no port carries layer 3. `addresses` lists the CIDRs to move; None
@@ -191,16 +191,16 @@ def _check_links(snapshot: KernelSnapshot, request: CutoverRequest) -> None:
 def _addresses_to_move(snapshot: KernelSnapshot, request: CutoverRequest) -> list[AddressState]:
     if request.l3_port is None:
         return []
-    held = snapshot.addresses_of(request.l3_port)
+    port_addresses = snapshot.addresses_of(request.l3_port)
     if request.addresses is None:
-        return [address for address in held if _moves_by_default(address)]
+        return [address for address in port_addresses if _moves_by_default(address)]
     wanted = {str(ipaddress.ip_interface(cidr)) for cidr in request.addresses}
-    chosen = [address for address in held if address.cidr in wanted]
+    chosen = [address for address in port_addresses if address.cidr in wanted]
     missing = wanted - {address.cidr for address in chosen}
     if missing:
         raise HostConflict(
-            f"{request.l3_port} does not hold {sorted(missing)}; "
-            f"it holds {[address.cidr for address in held]}"
+            f"{request.l3_port} does not have the addresses {sorted(missing)}; "
+            f"it has {[address.cidr for address in port_addresses]}"
         )
     return chosen
 
@@ -354,13 +354,13 @@ def _bridge_addresses(
         for address in moved
     ]
     incoming_keys = {(address.address, address.prefixlen) for address in incoming}
-    kept = [
+    existing = [
         address
         for address in snapshot.addresses_of(request.bridge)
         if (address.address, address.prefixlen) not in incoming_keys
     ]
-    ipv4 = _kernel_ipv4_order([a for a in kept + incoming if a.family == 4])
-    ipv6 = [a for a in kept + incoming if a.family == 6]
+    ipv4 = _kernel_ipv4_order([a for a in existing + incoming if a.family == 4])
+    ipv6 = [a for a in existing + incoming if a.family == 6]
     return ipv4 + ipv6
 
 

@@ -4,7 +4,7 @@
 `journal(step_index, operation)` after each one succeeded. Step indexes count from
 0 in the list given.
 
-Fault injection: when the environment variable `BRIDGECFG_FAILPOINT` holds an
+Fault injection: when the environment variable `BRIDGECFG_FAILPOINT` contains an
 integer N, the process sends itself SIGKILL right after step N has completed and
 its journal callback has returned. Tests use it to leave the kernel half-way
 through a plan, exactly as a crash or a killed session would. `restore` runs

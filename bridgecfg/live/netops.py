@@ -1,7 +1,7 @@
 """Perform one planned operation with pyroute2 IPRoute calls.
 
 Every operation may run a second time after a crash, so each treats the kernel's
-"already done" answers as success: EEXIST for a rule add, and for deletes ESRCH,
+"already done" replies as success: EEXIST for a rule add, and for deletes ESRCH,
 ENOENT, EADDRNOTAVAIL or a missing link. Adds of addresses and routes use
 `replace`, which succeeds whether or not the object exists.
 """
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 # in `code`) is no OSError subclass in pyroute2 0.9.
 OPERATION_ERRORS = (NetlinkError, OSError, ValueError)
 
-# Answers of a delete whose object is already gone.
+# Errno values with which the kernel rejects a delete whose object is already gone.
 NOT_FOUND = frozenset({errno.ESRCH, errno.ENOENT, errno.EADDRNOTAVAIL, errno.ENODEV})
 
 
@@ -183,13 +183,13 @@ def _reset_address_flags(ipr: Any, operation: ResetAddressFlags) -> None:
     _replace_address(ipr, operation.address, operation.since, 0)
 
 
-def _ignore_missing(call: Callable[[], Any], what: str) -> None:
+def _ignore_missing(call: Callable[[], Any], description: str) -> None:
     try:
         call()
     except NetlinkError as error:
         if error.code not in NOT_FOUND:
             raise
-        log.info("%s: already gone", what)
+        log.info("%s: already gone", description)
 
 
 def _delete_address(ipr: Any, operation: DeleteAddress) -> None:

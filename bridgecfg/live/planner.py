@@ -142,7 +142,7 @@ def _create_links(current: KernelSnapshot, target: KernelSnapshot) -> list[Opera
 
 
 def _is_early(link: LinkState) -> bool:
-    """Whether a link's own changes belong before the addresses move.
+    """Tell whether a link's own changes belong before the addresses move.
 
     Bridges and ports that stay or become enslaved need their MTU and state first;
     released ports get theirs back only after they are released.
@@ -219,7 +219,7 @@ def _lifetime_equal(want: Optional[int], have: Optional[int], shift: float) -> b
 
 
 def _address_matches(want: AddressState, have: AddressState, shift: float) -> bool:
-    """Whether `have` already carries every attribute that an add would set."""
+    """Tell whether `have` already carries every attribute that an add would set."""
     return (
         want.peer == have.peer
         and want.scope == have.scope

@@ -218,7 +218,7 @@ class CaptureTime(_Model):
 
 
 class KernelSnapshot(_Model):
-    """What a cutover touches in one network namespace, at one moment."""
+    """The links, addresses, routes and rules a cutover touches, in one namespace at one moment."""
 
     format_version: int = SNAPSHOT_FORMAT_VERSION
     netns: Optional[str] = None

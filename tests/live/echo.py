@@ -2,7 +2,7 @@
 
 Usage: echo.py UDP_PORT TCP_PORT ADDRESS... A UDP socket is bound to each ADDRESS,
 so every reply leaves from the address the probe was sent to (a socket bound to
-the wildcard address would answer from the outgoing device's primary address, and
+the wildcard address would reply from the outgoing device's primary address, and
 a connected prober would drop that). TCP listens on every address. The script prints `ready` once both sockets listen, and exits when
 its standard input closes, so it cannot outlive the test that started it.
 """

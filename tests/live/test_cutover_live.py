@@ -1,9 +1,9 @@
 """Live cutover, rollback and crash recovery inside network namespaces.
 
 The host namespace's eth0 moves into br0 while UDP probes run every 1 ms on six
-streams (IPv4 on-link, through the default route and from the secondary address;
-IPv6 on-link, through the default route and from an address that went through
-duplicate address detection). Pass/fail depends on probe loss counts and kernel
+streams. Three are IPv4: on-link, through the default route, and from the secondary
+address. Three are IPv6: on-link, through the default route, and from an address
+that went through duplicate address detection. Pass/fail depends on probe loss counts and kernel
 state only, never on timings.
 """
 

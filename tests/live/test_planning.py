@@ -329,7 +329,7 @@ def test_cutover_moves_chosen_addresses_only() -> None:
 def test_cutover_rejects_address_not_held() -> None:
     request = CutoverRequest(bridge="br0", ports=("eth0",), l3_port="eth0", addresses=("192.0.2.99/24",))
 
-    with pytest.raises(HostConflict, match="does not hold"):
+    with pytest.raises(HostConflict, match="does not have the addresses"):
         plan_cutover(_snapshot(), request)
 
 

@@ -57,14 +57,14 @@ def live_unavailable_reason() -> Optional[str]:
     return None
 
 
-def poll(condition: Callable[[], bool], *, timeout: float = 10.0, what: str) -> None:
+def poll(condition: Callable[[], bool], *, timeout: float = 10.0, description: str) -> None:
     """Wait until `condition()` is true; raise NamespaceError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.01)
-    raise NamespaceError(f"timed out after {timeout:g} s waiting for {what}")
+    raise NamespaceError(f"timed out after {timeout:g} s waiting for {description}")
 
 
 @dataclass
@@ -151,11 +151,11 @@ def _address_ready(namespace: Namespace, device: str, address: str) -> bool:
 class Topology:
     """A host with eth0 wired to a LAN peer, and a guest wired to the host.
 
-    host: eth0 with 192.0.2.10/24, secondary 192.0.2.11/24, a DHCP-like
+    host: eth0 has 192.0.2.10/24, the secondary 192.0.2.11/24, a DHCP-like
     203.0.113.5/24 with finite lifetimes, 2001:db8::10/64 (nodad) and
-    2001:db8::11/64 (added with DAD, waited for); default routes over IPv4 and IPv6;
-    198.51.100.0/24 in table 100 with route metrics; rules naming eth0 for IPv4
-    and IPv6. vguest, the host end of the guest's veth, stays down and outside any
+    2001:db8::11/64 (added with DAD, which setup waits for). Default routes exist
+    for IPv4 and IPv6, and 198.51.100.0/24 with route metrics in table 100. One
+    IPv4 and one IPv6 rule name eth0. vguest, the host end of the guest's veth, stays down and outside any
     bridge until a test enslaves it.
 
     lan: lan0 with the gateways 192.0.2.1/24 and 2001:db8::1/64, the remote
@@ -220,7 +220,7 @@ class Topology:
         host.ip("-6", "rule", "add", "oif", "eth0", "table", "100", "pref", "1001")
         poll(
             lambda: _address_ready(host, "eth0", HOST_SECOND_ADDRESS6),
-            what=f"duplicate address detection of {HOST_SECOND_ADDRESS6}",
+            description=f"duplicate address detection of {HOST_SECOND_ADDRESS6}",
         )
 
     def _configure_guest(self) -> None:
