@@ -89,15 +89,26 @@ def _restore_kernel(store: TransactionStore, record: TransactionRecord) -> None:
 
 
 def host_changes(store: TransactionStore, record: TransactionRecord) -> List[str]:
-    """List how the host differs from what the transaction left, file by file and in the kernel."""
+    """List how the host differs from what the transaction left, file by file and in the kernel.
+
+    An interrupted transaction left each file either old or new, and the kernel anywhere
+    between the snapshot and the desired state, so only files that are neither count.
+    """
+    interrupted = _interrupted(record)
     changes = []
     for item in record.files:
         current = digest(files.read_optional(store.root, item.path))
-        if current != item.new_sha256:
+        left = (item.new_sha256, item.old_sha256) if interrupted else (item.new_sha256,)
+        if current not in left:
             changes.append(f"{item.path} changed after the transaction")
-    if record.live:
+    if record.live and not interrupted:
         changes.extend(_kernel_changes(store, record))
     return changes
+
+
+def _interrupted(record: TransactionRecord) -> bool:
+    """Tell whether the apply process died while the transaction was still being prepared."""
+    return record.status == Status.PREPARING and not process_alive(record.apply_pid)
 
 
 def _kernel_changes(store: TransactionStore, record: TransactionRecord) -> List[str]:
