@@ -20,7 +20,8 @@ from typing import List, Optional
 from bridgecfg import files
 from bridgecfg.errors import RollbackFailed, TransactionError
 from bridgecfg.transaction import (
-    Status, TransactionRecord, TransactionStore, current_boot_id, digest, process_alive, transaction_lock,
+    Status, TransactionRecord, TransactionStore, creation_order, current_boot_id, digest, process_alive,
+    transaction_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ def rollback_command(store: TransactionStore, transaction: Optional[str], *, net
 
 
 def _refuse_unsafe_rollback(store: TransactionStore, record: TransactionRecord) -> None:
-    newer = [other.id for other in store.all() if other.id > record.id and other.status != Status.ROLLED_BACK]
+    newer = [other.id for other in store.all()
+             if creation_order(other) > creation_order(record) and other.status != Status.ROLLED_BACK]
     if newer:
         raise TransactionError(f"transaction {', '.join(newer)} came after {record.id}; roll that back first, or "
                                "add --force to restore the older snapshot anyway")

@@ -23,7 +23,7 @@ import os
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -94,6 +94,11 @@ def file_records(changes: List[FileChange]) -> List[FileRecord]:
                        old_sha256=digest(change.old), new_sha256=digest(change.new)) for change in changes]
 
 
+def creation_order(record: TransactionRecord) -> Tuple[float, str]:
+    """Sort key that puts transactions in the order they were created."""
+    return (record.created, record.id)
+
+
 def current_boot_id() -> Optional[str]:
     try:
         return BOOT_ID_PATH.read_text(encoding="ascii").strip()
@@ -140,7 +145,12 @@ class TransactionStore:
         return sorted(entry.name for entry in self.directory.iterdir() if (entry / "record.json").is_file())
 
     def all(self) -> List[TransactionRecord]:
-        return [self.load(transaction) for transaction in self.ids()]
+        """Return every transaction, oldest first.
+
+        Ids carry a timestamp in whole seconds and a random suffix, so two transactions
+        of the same second are ordered by their creation time, not by id.
+        """
+        return sorted((self.load(transaction) for transaction in self.ids()), key=creation_order)
 
     def open_transactions(self) -> List[TransactionRecord]:
         return [record for record in self.all() if record.status.open]
