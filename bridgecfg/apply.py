@@ -93,17 +93,13 @@ def _propose_live(topology: model.Topology, plan: Plan, target: Target, options:
     bridge = liveplan.single_bridge(topology)
     with open_netlink(target.netns) as ipr:
         snapshot = capture(ipr, ports=bridge.ports, bridges=[bridge.name], netns=target.netns)
-    in_initial_namespace = _in_root_namespace() if target.netns is None else is_root_namespace(target.netns)
+    # Reading PID 1's namespace needs ptrace access to PID 1, which a caller with only
+    # CAP_NET_ADMIN lacks. is_root_namespace then takes the caller's own namespace as the
+    # initial one, so the NetworkManager check runs instead of being skipped.
+    in_initial_namespace = is_root_namespace(target.netns)
     surroundings = liveplan.gather_surroundings(target_is_current_namespace=target.netns is None,
                                                 target_is_initial_namespace=in_initial_namespace)
     return liveplan.plan_live(bridge, plan.desired, snapshot, surroundings, live_from=options.live_from)
-
-
-def _in_root_namespace() -> bool:
-    try:
-        return os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino
-    except OSError:
-        return False
 
 
 def check_live_allowed(proposal: Proposal, options: ApplyOptions) -> None:
