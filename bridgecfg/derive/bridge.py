@@ -280,13 +280,39 @@ def _apply_explicit_settings(editable: EditableFile, current: BridgeCurrent, car
     if "mtu" in explicit and desired.mtu is not None:
         editable.set("MTU", str(desired.mtu))
     if "mac" in explicit:
-        mac = bridge_mac(list(current.ports), carrier, desired.mac)
+        mac = _kept_inherited_mac(editable, current, carrier) or bridge_mac(list(current.ports), carrier, desired.mac)
         if mac is None:
             editable.remove_keys(["MACADDR"])
         else:
             editable.set("MACADDR", mac)
     if "nm_controlled" in explicit and desired.nm_controlled is not None:
         editable.set("NM_CONTROLLED", "yes" if desired.nm_controlled else "no")
+
+
+def _kept_inherited_mac(editable: EditableFile, current: BridgeCurrent, carrier: Optional[PortCurrent]) -> Optional[str]:
+    """Return the bridge's MACADDR when --mac inherit finds it already taken from one of the ports.
+
+    On a second run the IP configuration has moved, so no port is the carrier any more and
+    bridge_mac would fall back to the first port. Keeping a MACADDR that some port supplies
+    makes the second run a no-op, whichever port the first run took it from.
+    """
+    existing = editable.get("MACADDR")
+    if current.desired.mac != "inherit" or carrier is not None or not existing:
+        return None
+    wanted = _parsed_mac(existing)
+    for port in current.ports:
+        values = port.profile.parsed.values
+        for source in (values.get("MACADDR"), values.get("HWADDR"), port.mac):
+            if source and wanted is not None and _parsed_mac(source) == wanted:
+                return existing
+    return None
+
+
+def _parsed_mac(value: str) -> Optional[str]:
+    try:
+        return model.parse_mac(value)
+    except ValueError:
+        return None
 
 
 def moved_entries_for_port(port: PortCurrent) -> List[Entry]:
