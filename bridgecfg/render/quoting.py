@@ -20,13 +20,16 @@ _BARE_SAFE = re.compile(r"[A-Za-z0-9_.:/@+,%=-]+")
 _PLAIN_DOUBLE = re.compile(r'"[^"\\$`]*"')
 _PLAIN_SINGLE = re.compile(r"'[^'\\]*'")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Comments and `ip` route lines may keep tabs: nothing reads a comment, and the network
+# scripts pass route lines through bash, which splits words at tabs as at spaces.
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class Verbatim(str):
     """Text printed as it is: a comment line or a trailing comment taken from a file."""
 
     def __new__(cls, text: str) -> "Verbatim":
-        if _CONTROL.search(text):
+        if _CONTROL_BUT_TAB.search(text):
             raise InternalError(f"verbatim text {text!r} contains a control character")
         stripped = text.lstrip(" \t")
         if stripped and not stripped.startswith("#"):
@@ -38,7 +41,7 @@ class RouteText(str):
     """A line in `ip route` or `ip rule` syntax, printed unquoted as ip reads it."""
 
     def __new__(cls, text: str) -> "RouteText":
-        if _CONTROL.search(text):
+        if _CONTROL_BUT_TAB.search(text):
             raise InternalError(f"route line {text!r} contains a control character")
         return super().__new__(cls, text)
 
