@@ -32,12 +32,17 @@ def _check_not_enslaved(port: PortCurrent, profile: ShellFile, bridge: str) -> N
     path = profile.path
     if profile.get("MASTER") or profile.get("MASTER_UUID") or read_bool(profile, "SLAVE", default=False):
         owner = profile.get("MASTER") or profile.get("MASTER_UUID")
-        raise HostConflict(f"{port.name} is a slave of bond {owner} ({path} sets MASTER/SLAVE); bridge the bond "
-                           f"instead: bridgecfg ... --port {owner}")
+        if owner:
+            raise HostConflict(f"{port.name} is a slave of bond {owner} ({path} sets MASTER/SLAVE); bridge the "
+                               f"bond instead: bridgecfg ... --port {owner}")
+        raise HostConflict(f"{port.name} is marked as a bond slave ({path} sets SLAVE without MASTER); bridge "
+                           "its bond instead, or remove SLAVE from the profile if the interface is in no bond")
     team_type = (profile.get("DEVICETYPE") or profile.get("TYPE") or "").lower()
     if profile.get("TEAM_MASTER") or team_type == "teamport":
-        raise HostConflict(f"{port.name} is a team port ({path} sets TEAM_MASTER or TYPE=TeamPort); bridge the "
-                           f"team device {profile.get('TEAM_MASTER') or ''} instead")
+        team = profile.get("TEAM_MASTER")
+        target = f"the team device {team}" if team else "its team device"
+        raise HostConflict(f"{port.name} is a team port ({path} sets TEAM_MASTER or TYPE=TeamPort); bridge "
+                           f"{target} instead")
     other = profile.get("BRIDGE")
     if other and other != bridge:
         raise HostConflict(f"{port.name} is already a port of bridge {other} ({path} sets BRIDGE={other}); remove "
