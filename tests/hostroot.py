@@ -219,7 +219,11 @@ def bash_source(text: Union[str, bytes]) -> BashReading:
     baseline = set(baseline_part.split("\0"))
     trace, _, dump = rest.partition(_VALUES + "\n")
     commands, stray = [], []
-    for line in trace.splitlines():
+    # Split on LF only: bash ends lines there, while str.splitlines also breaks at U+0085 and others.
+    lines = trace.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for line in lines:
         if line.startswith(_COMMAND):
             commands.append(line[len(_COMMAND):])
         else:
@@ -237,7 +241,7 @@ def bash_source(text: Union[str, bytes]) -> BashReading:
 
 
 def _assigns(body: str, name: str) -> bool:
-    return any(match.group(1) == name for match in map(ASSIGNMENT_LINE.match, body.splitlines()) if match)
+    return any(match.group(1) == name for match in map(ASSIGNMENT_LINE.match, body.split("\n")) if match)
 
 
 def shell_values(data: bytes) -> Dict[str, str]:
@@ -262,7 +266,7 @@ def hygiene_problems(data: bytes) -> List[str]:
         problems.append("contains a CR byte")
     if data and not data.endswith(b"\n"):
         problems.append("does not end with a newline")
-    keys = [match.group(1) for match in map(ASSIGNMENT_LINE.match, data.decode("utf-8").splitlines()) if match]
+    keys = [match.group(1) for match in map(ASSIGNMENT_LINE.match, data.decode("utf-8").split("\n")) if match]
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:
         problems.append(f"repeats {', '.join(repeated)}")

@@ -47,8 +47,12 @@ BR0_TWO_PORTS = ["--bridge", "br0", "--port", "eth0", "eth1"]
 REFUSALS: List[Refusal] = [
     Refusal("bond slave", _eth0("MASTER=bond0\nSLAVE=yes\n"), BR0_ETH0, ["eth0", "bond0", "ifcfg-eth0"],
             "--port bond0"),
+    Refusal("bond slave without MASTER", _eth0("SLAVE=yes\n"), BR0_ETH0, ["eth0", "SLAVE", "ifcfg-eth0"],
+            "remove SLAVE"),
     Refusal("team port", _eth0("TEAM_MASTER=team0\nDEVICETYPE=TeamPort\n"), BR0_ETH0, ["eth0", "team0"],
             "team device team0 instead"),
+    Refusal("team port by type", _eth0("DEVICETYPE=TeamPort\n"), BR0_ETH0, ["eth0", "TeamPort"],
+            "bridge its team device instead"),
     Refusal("port of another bridge", _eth0("BRIDGE=br1\n"), BR0_ETH0, ["eth0", "br1", "ifcfg-eth0"],
             "remove it from br1"),
     Refusal("wifi", _eth0("TYPE=Wireless\nESSID=office\nMODE=Managed\n"), BR0_ETH0, ["eth0", "Wi-Fi", "ifcfg-eth0"],
