@@ -32,6 +32,8 @@ LOCK_WAIT_SECONDS = 30.0
 # How long apply waits for a new timer process to report that it is watching.
 TIMER_START_SECONDS = 10.0
 FAILPOINT_VARIABLE = "BRIDGECFG_FAILPOINT"
+# Journal step written before a rollback changes anything.
+ROLLBACK_STARTED = "rollback-started"
 
 
 def restore_record_files(store: TransactionStore, record: TransactionRecord) -> List[str]:
@@ -55,6 +57,8 @@ def roll_back(store: TransactionStore, record: TransactionRecord, *, reason: str
     files are restored, as after a reboot.
     """
     log.info("rolling back transaction %s: %s", record.id, reason)
+    # A later rollback reads this mark to tell that a killed rollback left the host half-way.
+    store.journal(record.id, ROLLBACK_STARTED, reason=reason)
     try:
         if record.live and kernel:
             _restore_kernel(store, record)
@@ -92,10 +96,11 @@ def _restore_kernel(store: TransactionStore, record: TransactionRecord) -> None:
 def host_changes(store: TransactionStore, record: TransactionRecord) -> List[str]:
     """List how the host differs from what the transaction left, file by file and in the kernel.
 
-    An interrupted transaction left each file either old or new, and the kernel anywhere
-    between the snapshot and the desired state, so only files that are neither count.
+    An interrupted apply or rollback left each file either old or new, and the kernel
+    anywhere between the snapshot and the desired state, so only files that are neither
+    count.
     """
-    interrupted = _interrupted(record)
+    interrupted = _interrupted(record) or _rollback_interrupted(store, record)
     changes = []
     for item in record.files:
         current = digest(files.read_optional(store.root, item.path))
@@ -110,6 +115,18 @@ def host_changes(store: TransactionStore, record: TransactionRecord) -> List[str
 def _interrupted(record: TransactionRecord) -> bool:
     """Tell whether the apply process died while the transaction was still being prepared."""
     return record.status == Status.PREPARING and not process_alive(record.apply_pid)
+
+
+def _rollback_interrupted(store: TransactionStore, record: TransactionRecord) -> bool:
+    """Tell whether the last rollback of the transaction started but never recorded an outcome.
+
+    The caller holds the transaction lock, so no rollback of it is still running.
+    """
+    steps = [entry.get("step") for entry in store.read_journal(record.id)]
+    if ROLLBACK_STARTED not in steps:
+        return False
+    last_start = len(steps) - 1 - steps[::-1].index(ROLLBACK_STARTED)
+    return not {"rolled-back", "rollback-failed"} & set(steps[last_start:])
 
 
 def _kernel_changes(store: TransactionStore, record: TransactionRecord) -> List[str]:
