@@ -21,10 +21,13 @@ _INDEX_SUFFIX = re.compile(r"^(IPADDR|PREFIX|NETMASK|GATEWAY|BROADCAST)(\d*)$")
 
 
 def address_indexes(values: Dict[str, str]) -> List[str]:
-    """Return the index suffixes of the IPv4 addresses that exist, in scan order."""
-    found = [index for index in ("", "0", "1") if f"IPADDR{index}" in values]
+    """Return the index suffixes of the IPv4 addresses that exist, in scan order.
+
+    An empty IPADDRn counts as missing, as it does for both readers.
+    """
+    found = [index for index in ("", "0", "1") if values.get(f"IPADDR{index}")]
     number = 2
-    while f"IPADDR{number}" in values:
+    while values.get(f"IPADDR{number}"):
         found.append(str(number))
         number += 1
     return found
