@@ -83,8 +83,10 @@ def _drop_dead_indexes(profile: ShellFile, editable: EditableFile, live: List[st
 
 
 def _parse_ipv4(profile: ShellFile, key: str, text: str) -> str:
+    # INET_PTON accepts dotted quads only. netaddr releases before 1.0 parse the inet_aton
+    # way by default, which reads "10.1" as 10.0.0.1 and "010.0.0.1" as 8.0.0.1.
     try:
-        address = netaddr.IPAddress(text, version=4)
+        address = netaddr.IPAddress(text, version=4, flags=netaddr.INET_PTON)
     except (netaddr.AddrFormatError, ValueError):
         raise UnreadableFile(profile.path, profile.line_of(key), key,
                              f"{text!r} is not an IPv4 address; fix the value") from None
@@ -101,7 +103,7 @@ def _parse_prefix(profile: ShellFile, key: str, text: str) -> int:
 def _parse_netmask(profile: ShellFile, key: str) -> int:
     text = profile.values[key]
     try:
-        mask = netaddr.IPAddress(text, version=4)
+        mask = netaddr.IPAddress(text, version=4, flags=netaddr.INET_PTON)
     except (netaddr.AddrFormatError, ValueError):
         mask = None
     if mask is None or not mask.is_netmask():
