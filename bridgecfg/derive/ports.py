@@ -9,8 +9,9 @@ from bridgecfg.current.readings import BOOTPROTO_DHCP, read_bool, read_bootproto
 from bridgecfg.current.shellvars import ShellFile
 from bridgecfg.errors import HostConflict
 
-# Keys that only a Wi-Fi profile carries.
-_WIFI_KEYS = ("ESSID", "WPA_PSK", "KEY_MGMT", "CHANNEL", "MODE", "WIFI_BAND", "SECURITYMODE")
+# Keys that only a Wi-Fi profile carries. KEY_MGMT is not one of them: a wired 802.1X
+# profile sets KEY_MGMT=IEEE8021X.
+_WIFI_KEYS = ("ESSID", "WPA_PSK", "CHANNEL", "MODE", "WIFI_BAND", "SECURITYMODE")
 _PORT_TYPES = {"ethernet": "Ethernet", "bond": "Bond", "vlan": "Vlan", "team": "Team"}
 _ADDRESS_PREFIXES = ("IPADDR", "IPV6ADDR")
 
@@ -60,6 +61,9 @@ def _check_type(port: PortCurrent, profile: ShellFile) -> None:
         raise HostConflict(f"{port.name} is a Wi-Fi interface ({path}); a Wi-Fi client station cannot forward "
                            "other MAC addresses, so it cannot be a bridge port. Bridge a wired interface, or "
                            "route or NAT the guests' traffic instead")
+    if profile.get("IPV6TUNNELIPV4"):
+        raise HostConflict(f"{port.name} is an IPv6-in-IPv4 tunnel ({path} sets IPV6TUNNELIPV4); a tunnel carries no "
+                           "Ethernet frames, so it cannot be a bridge port. Bridge an Ethernet interface instead")
     if word == "infiniband" or profile.get("CONNECTED_MODE") or profile.get("PKEY"):
         raise HostConflict(f"{port.name} is an InfiniBand interface ({path}); IP over InfiniBand cannot join an "
                            "Ethernet bridge. Bridge an Ethernet interface instead")
