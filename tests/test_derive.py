@@ -174,3 +174,20 @@ def test_vlan_port_keeps_type(tmp_path: Path) -> None:
     bridge = _values(tmp_path, "ifcfg-br42")
     assert (port["TYPE"], port["VLAN"], port["PHYSDEV"], port["VLAN_ID"]) == ("Vlan", "yes", "eth0", "42")
     assert not {"VLAN", "PHYSDEV", "VLAN_ID"} & set(bridge)
+
+
+def test_wired_8021x_port_allowed(tmp_path: Path) -> None:
+    profile = STATIC_ETH0 + "KEY_MGMT=IEEE8021X\nIEEE_8021X_EAP_METHODS=PEAP\nIEEE_8021X_IDENTITY=host1\n"
+    write_tree(tmp_path, profile_files({"ifcfg-eth0": profile}))
+    _converge(tmp_path, ["--bridge", "br0", "--port", "eth0"])
+    port = _values(tmp_path, "ifcfg-eth0")
+    assert port["KEY_MGMT"] == "IEEE8021X"
+    assert port["IEEE_8021X_IDENTITY"] == "host1"
+    assert "KEY_MGMT" not in _values(tmp_path, "ifcfg-br0")
+
+
+def test_empty_ipaddr_ignored(tmp_path: Path) -> None:
+    profile = "DEVICE=eth0\nIPADDR=\nNETMASK=\nIPV6INIT=yes\nIPV6_AUTOCONF=no\nIPV6ADDR=2001:db8::10/64\n"
+    write_tree(tmp_path, profile_files({"ifcfg-eth0": profile}))
+    _converge(tmp_path, ["--bridge", "br0", "--port", "eth0"])
+    assert _values(tmp_path, "ifcfg-br0")["IPV6ADDR"] == "2001:db8::10/64"

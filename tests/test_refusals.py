@@ -59,6 +59,8 @@ REFUSALS: List[Refusal] = [
             "Bridge a wired interface"),
     Refusal("wifi by keys only", profile_files({"ifcfg-eth0": "DEVICE=eth0\nESSID=office\nWPA_PSK=secret1234\n"}),
             BR0_ETH0, ["eth0", "Wi-Fi"], "Bridge a wired interface"),
+    Refusal("sit tunnel", profile_files({"ifcfg-sit1": "DEVICE=sit1\nIPV6INIT=yes\nIPV6TUNNELIPV4=192.0.2.6\n"}),
+            ["--bridge", "br0", "--port", "sit1"], ["sit1", "IPV6TUNNELIPV4"], "Bridge an Ethernet interface"),
     Refusal("infiniband", _eth0("TYPE=InfiniBand\nCONNECTED_MODE=yes\n"), BR0_ETH0, ["eth0", "InfiniBand"],
             "Bridge an Ethernet interface"),
     Refusal("bridge name 16 bytes", _eth0(""), ["--bridge", "br-enp129s0f1np1", "--port", "eth0"],
