@@ -6,9 +6,9 @@ Each stream binds its source address and sends one datagram per interval to an
 echo responder. Once every stream has had one reply (neighbours resolved), the
 script prints `ready` and starts counting. A line `stop N` on standard input makes
 it send N more probes per stream, wait 0.5 s for late replies, and print one JSON
-object: per stream, the probes sent and answered, the lost count, send errors, and
-the longest gap in milliseconds between the send times of two consecutive answered
-probes. It gives up with exit status 2 if no reply comes within 10 s.
+object: per stream, the probes sent and answered, the lost count, send errors, the
+longest gap in milliseconds between the send times of two consecutive answered
+probes, and the send times of the first ten lost probes. It gives up with exit status 2 if no reply comes within 10 s.
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ class Stream:
             "lost": len(counted) - len(answered),
             "send_errors": self.send_errors,
             "max_gap_ms": round(gap * 1000, 3),
+            # Monotonic send times of the first lost probes, to line them up with
+            # the steps of a change (the clock is shared by every namespace).
+            "first_lost_at": [self.send_times[seq] for seq in counted if seq not in self.answered][:10],
         }
 
 
