@@ -84,7 +84,7 @@ def _read_port(tree: HostTree, profiles: List[Profile], port: str) -> PortCurren
     if profile is None:
         raise HostConflict(_missing_profile_message(tree, port, mac))
     hwaddr = (profile.parsed.get("HWADDR") or "").lower()
-    companions = companion_paths(tree, profile.name)
+    companions = companion_paths(tree, profile.name, device=port)
     routes = tuple(source for source in (tree.read(path) for path in companions["routes"]) if source is not None)
     aliases = tuple(alias for alias in (read_profile(tree, path) for path in companions["aliases"])
                     if alias is not None)

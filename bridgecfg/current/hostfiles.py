@@ -189,14 +189,20 @@ def _single(matches: List[Profile], interface: str, how: str) -> Profile:
                        "must end in .bak) and run bridgecfg again")
 
 
-def companion_paths(tree: HostTree, profile_name: str) -> Dict[str, List[str]]:
-    """List the route, rule and alias files that belong to a profile name, by kind."""
+def companion_paths(tree: HostTree, profile_name: str, device: Optional[str] = None) -> Dict[str, List[str]]:
+    """List the route, rule and alias files that belong to a profile, by kind.
+
+    NetworkManager finds them by the profile's name. The network scripts look them up by
+    the device name too (ifup-routes reads route-<device> and route-<profile>, and
+    ifup-aliases reads ifcfg-<device>:*), so both names count when they differ.
+    """
+    stems = [profile_name] if device in (None, profile_name) else [profile_name, device]
     found: Dict[str, List[str]] = {"routes": [], "aliases": []}
     for name in tree.list_dir(SCRIPTS_DIR):
         if not is_loaded_name(name):
             continue
-        if any(name == prefix + profile_name for prefix in COMPANION_PREFIXES):
+        if any(name == prefix + stem for prefix in COMPANION_PREFIXES for stem in stems):
             found["routes"].append(f"{SCRIPTS_DIR}/{name}")
-        elif name.startswith(f"ifcfg-{profile_name}:") or name.startswith(f"ifcfg-{profile_name}-range"):
+        elif any(name.startswith((f"ifcfg-{stem}:", f"ifcfg-{stem}-range")) for stem in stems):
             found["aliases"].append(f"{SCRIPTS_DIR}/{name}")
     return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import List, Set
+from typing import List, Set, Tuple
 
 from bridgecfg.current.host import BridgeCurrent, PortCurrent
 from bridgecfg.current.hostfiles import SCRIPTS_DIR, SourceFile
@@ -33,12 +33,12 @@ def move_companions(current: BridgeCurrent, profile_name: str, claimed: Set[str]
     existing_names = set(current.script_names)
     for port in current.ports:
         for source in port.routes:
-            target = _target_path(source.path, port.profile.name, profile_name)
+            target = _target_path(source.path, (port.profile.name, port.name), profile_name)
             _claim(target, source.path, existing_names, claimed)
             desired.append(_moved_route_file(source, target, port.name, current.desired.name))
             desired.append(DesiredFile.removal(source))
         for alias in port.aliases:
-            target = _target_path(alias.path, port.profile.name, profile_name)
+            target = _target_path(alias.path, (port.profile.name, port.name), profile_name)
             _claim(target, alias.path, existing_names, claimed)
             editable = EditableFile.from_shell_file(alias.parsed)
             _rewrite_alias_device(editable, port, current.desired.name)
@@ -47,12 +47,19 @@ def move_companions(current: BridgeCurrent, profile_name: str, claimed: Set[str]
     return desired
 
 
-def _target_path(path: str, port_profile: str, bridge_profile: str) -> str:
+def _target_path(path: str, port_names: Tuple[str, str], bridge_profile: str) -> str:
+    """Return where a companion file moves: the same kind of file, named after the bridge profile.
+
+    port_names are the port's profile name and device name, either of which may name it.
+    """
     name = os.path.basename(path)
     for prefix in ("route6-", "route-", "rule6-", "rule-", "ifcfg-"):
-        if name.startswith(prefix + port_profile):
-            return f"{SCRIPTS_DIR}/{prefix}{bridge_profile}{name[len(prefix) + len(port_profile):]}"
-    raise AssertionError(f"{path} is not a companion of {port_profile}")
+        for port_name in port_names:
+            stem = prefix + port_name
+            rest = name[len(stem):]
+            if name.startswith(stem) and (rest == "" or rest.startswith((":", "-range"))):
+                return f"{SCRIPTS_DIR}/{prefix}{bridge_profile}{rest}"
+    raise AssertionError(f"{path} is not a companion of {' or '.join(port_names)}")
 
 
 def _claim(target: str, source: str, existing_names: Set[str], claimed: Set[str]) -> None:
@@ -60,8 +67,8 @@ def _claim(target: str, source: str, existing_names: Set[str], claimed: Set[str]
         raise HostConflict(f"{source} would move to {target}, but {target} already exists; merge the two files "
                            "by hand or remove the stale one, then run bridgecfg again")
     if target in claimed:
-        raise HostConflict(f"{source} and another port's file would both move to {target}; merge them into one "
-                           "port's file first")
+        raise HostConflict(f"{source} would move to {target}, where another companion file moves too; merge "
+                           "the two files into one by hand first")
     claimed.add(target)
 
 
