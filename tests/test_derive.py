@@ -191,3 +191,22 @@ def test_empty_ipaddr_ignored(tmp_path: Path) -> None:
     write_tree(tmp_path, profile_files({"ifcfg-eth0": profile}))
     _converge(tmp_path, ["--bridge", "br0", "--port", "eth0"])
     assert _values(tmp_path, "ifcfg-br0")["IPV6ADDR"] == "2001:db8::10/64"
+
+
+def test_device_named_companions_move(tmp_path: Path) -> None:
+    """The network scripts read route-<device> and ifcfg-<device>:N beside a profile named otherwise."""
+    write_tree(tmp_path, profile_files({
+        "ifcfg-Wired_connection_1": 'DEVICE=eth0\nIPADDR=192.0.2.10\nPREFIX=24\nNAME="Wired connection 1"\n',
+        "route-eth0": "10.0.0.0/8 via 192.0.2.254 dev eth0\n",
+        "rule-eth0": "iif eth0 table 100\n",
+        "ifcfg-eth0:1": "DEVICE=eth0:1\nIPADDR=192.0.2.11\nPREFIX=24\n",
+    }))
+
+    _converge(tmp_path, ["--bridge", "br0", "--port", "eth0"])
+
+    scripts = tmp_path / SCRIPTS
+    assert sorted(path.name for path in scripts.iterdir()) == [
+        "ifcfg-Wired_connection_1", "ifcfg-br0", "ifcfg-br0:1", "route-br0", "rule-br0"]
+    assert (scripts / "route-br0").read_text() == "10.0.0.0/8 via 192.0.2.254 dev br0\n"
+    assert (scripts / "rule-br0").read_text() == "iif br0 table 100\n"
+    assert _values(tmp_path, "ifcfg-br0:1")["DEVICE"] == "br0:1"

@@ -110,6 +110,11 @@ REFUSALS: List[Refusal] = [
                                                   "route-eth0": "10.0.0.0/8 via 192.0.2.1 dev eth0\n",
                                                   "route-br0": "10.9.0.0/16 via 192.0.2.1 dev br0\n"}),
             BR0_ETH0, ["route-eth0", "route-br0", "already exists"], "merge the two files"),
+    Refusal("two route files one target", profile_files({
+        "ifcfg-Wired_connection_1": "DEVICE=eth0\nIPADDR=192.0.2.10\nPREFIX=24\n",
+        "route-Wired_connection_1": "10.0.0.0/8 via 192.0.2.254\n",
+        "route-eth0": "10.9.0.0/16 via 192.0.2.254 dev eth0\n"}),
+            BR0_ETH0, ["route-br0", "route-"], "merge the two files"),
     Refusal("alias target exists", profile_files({"ifcfg-eth0": STATIC_ETH0,
                                                   "ifcfg-eth0:1": "DEVICE=eth0:1\nIPADDR=192.0.2.11\n",
                                                   "ifcfg-br0:1": "DEVICE=br0:1\nIPADDR=192.0.2.12\n"}),
