@@ -196,7 +196,7 @@ def companion_paths(tree: HostTree, profile_name: str, device: Optional[str] = N
     the device name too (ifup-routes reads route-<device> and route-<profile>, and
     ifup-aliases reads ifcfg-<device>:*), so both names count when they differ.
     """
-    stems = [profile_name] if device in (None, profile_name) else [profile_name, device]
+    stems = [profile_name] if device is None or device == profile_name else [profile_name, device]
     found: Dict[str, List[str]] = {"routes": [], "aliases": []}
     for name in tree.list_dir(SCRIPTS_DIR):
         if not is_loaded_name(name):
