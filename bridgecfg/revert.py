@@ -144,9 +144,14 @@ def _kernel_changes(store: TransactionStore, record: TransactionRecord) -> List[
 
 def rollback_command(store: TransactionStore, transaction: Optional[str], *, netns: Optional[str],
                      force: bool) -> TransactionRecord:
-    """Roll back the named transaction, or the open one, or the latest one, under the lock."""
-    with transaction_lock(store.root, netns):
-        record = store.select(transaction)
+    """Roll back the named transaction, or the open one, or the latest one, under the lock.
+
+    The lock is the one of the namespace the transaction acted in, the same that its
+    revert timer takes, whatever `netns` the caller gave.
+    """
+    selected = store.select(transaction)
+    with transaction_lock(store.root, selected.netns or netns):
+        record = store.load(selected.id)
         if record.status in (Status.ROLLED_BACK,):
             raise TransactionError(f"transaction {record.id} was already rolled back ({record.reason})")
         if not force:
@@ -168,9 +173,10 @@ def _refuse_unsafe_rollback(store: TransactionStore, record: TransactionRecord) 
 
 
 def confirm_command(store: TransactionStore, transaction: Optional[str], *, netns: Optional[str]) -> TransactionRecord:
-    """Keep a pending transaction: disarm its revert timer."""
-    with transaction_lock(store.root, netns, wait_seconds=LOCK_WAIT_SECONDS):
-        record = store.select(transaction)
+    """Keep a pending transaction: disarm its revert timer, under the lock that the timer takes."""
+    selected = store.select(transaction)
+    with transaction_lock(store.root, selected.netns or netns, wait_seconds=LOCK_WAIT_SECONDS):
+        record = store.load(selected.id)
         if record.status != Status.PENDING:
             raise TransactionError(f"transaction {record.id} is {record.status.value}, not pending; there is nothing "
                                    "to confirm")
@@ -247,8 +253,11 @@ def boot_revert(store: TransactionStore) -> List[str]:
     """
     reverted = []
     boot_id = current_boot_id()
-    with transaction_lock(store.root, None, wait_seconds=LOCK_WAIT_SECONDS):
-        for record in store.open_transactions():
+    for listed in store.open_transactions():
+        with transaction_lock(store.root, listed.netns, wait_seconds=LOCK_WAIT_SECONDS):
+            record = store.load(listed.id)
+            if not record.status.open:
+                continue
             restarted = record.boot_id != boot_id
             roll_back(store, record, reason="not confirmed before the host restarted", kernel=not restarted)
             reverted.append(record.id)
