@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 from typing import Any, Callable, Optional
 
 from pyroute2 import NetlinkError  # type: ignore[import-untyped]
@@ -26,6 +27,7 @@ from bridgecfg.live.constants import (
     NUD_REACHABLE,
     NUD_STALE,
     RTNH_F_ONLINK,
+    RT_TABLE_LOCAL,
 )
 from bridgecfg.live.operations import (
     AddAddress,
@@ -50,6 +52,10 @@ log = logging.getLogger(__name__)
 # Errors an operation may raise. NetlinkError (the kernel's refusal, with its errno
 # in `code`) is no OSError subclass in pyroute2 0.9.
 OPERATION_ERRORS = (NetlinkError, OSError, ValueError)
+
+# Seconds to wait for the local route of a new IPv6 address, and between two looks.
+LOCAL_ROUTE_TIMEOUT = 2.0
+LOCAL_ROUTE_POLL = 0.001
 
 # Errno values with which the kernel rejects a delete whose object is already gone.
 NOT_FOUND = frozenset({errno.ESRCH, errno.ENOENT, errno.EADDRNOTAVAIL, errno.ENODEV})
@@ -177,6 +183,29 @@ def _replace_address(ipr: Any, address: AddressState, since: CaptureTime, extra_
 def _add_address(ipr: Any, operation: AddAddress) -> None:
     extra = IFA_F_NODAD if operation.nodad else 0
     _replace_address(ipr, operation.address, operation.since, extra)
+    if operation.address.family == 6 and (operation.nodad or operation.address.flags & IFA_F_NODAD):
+        _wait_for_local_route(ipr, operation.address)
+
+
+def _wait_for_local_route(ipr: Any, address: AddressState) -> None:
+    """Wait until the kernel has installed the local route of a new IPv6 address.
+
+    Linux installs that route from the addrconf workqueue, even for a nodad address,
+    so it can lag the netlink reply by milliseconds under load. Deleting the same
+    address from the old device before then leaves no local route, and the host drops
+    incoming packets for it (counted as Ip6InAddrErrors).
+    """
+    index = _index(ipr, address.ifname)
+    deadline = time.monotonic() + LOCAL_ROUTE_TIMEOUT
+    while True:
+        for route in ipr.get_routes(family=AF_INET6, table=RT_TABLE_LOCAL):
+            if route.get_attr("RTA_DST") == address.address and route.get_attr("RTA_OIF") == index:
+                return
+        if time.monotonic() >= deadline:
+            log.warning("the local route of %s on %s did not appear within %g s", address.cidr, address.ifname,
+                        LOCAL_ROUTE_TIMEOUT)
+            return
+        time.sleep(LOCAL_ROUTE_POLL)
 
 
 def _reset_address_flags(ipr: Any, operation: ResetAddressFlags) -> None:

@@ -48,11 +48,6 @@ from bridgecfg.live.verify import (
 pytestmark = pytest.mark.live
 
 PROBES_AFTER_CHANGE = 300
-# NOTE: in about 1 cutover of 15 to 25 on Linux 6.18, the host drops 4 to 8 IPv6
-# replies (Ip6InAddrErrors) while the port's IPv6 addresses are deleted, although
-# the bridge already has them. A rollback deletes the bridge's copies the same way. The cause in the kernel is not identified, so IPv6
-# streams may lose up to this many probes; IPv4 streams must lose none.
-IPV6_DELETE_LOSS_LIMIT = 10
 
 
 def _capture(ipr: Any, topology: Topology) -> KernelSnapshot:
@@ -88,8 +83,7 @@ def test_cutover_loses_no_probes(topology: Topology, host_netlink: Any) -> None:
     results = probes.stop(PROBES_AFTER_CHANGE)
 
     for name, stats in results.items():
-        limit = IPV6_DELETE_LOSS_LIMIT if name.startswith("ipv6") else 0
-        assert stats["lost"] <= limit, f"{name}: {stats}"
+        assert stats["lost"] == 0, f"{name}: {stats}"
         assert stats["send_errors"] == 0, f"{name}: {stats}"
     assert _echo(connection, b"after") == b"after"
     connection.close()
@@ -127,8 +121,7 @@ def test_rollback_restores_snapshot_without_loss(topology: Topology, host_netlin
 
     assert diff_snapshots(snapshot, _capture(host_netlink, topology)) == []
     for name, stats in results.items():
-        limit = IPV6_DELETE_LOSS_LIMIT if name.startswith("ipv6") else 0
-        assert stats["lost"] <= limit, f"{name}: {stats}"
+        assert stats["lost"] == 0, f"{name}: {stats}"
 
 
 def test_restore_after_cutover_is_exact(topology: Topology, host_netlink: Any) -> None:
