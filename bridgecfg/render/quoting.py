@@ -12,6 +12,8 @@ import dataclasses
 import re
 from typing import Optional
 
+import jinja2
+
 from bridgecfg.errors import InternalError, InvalidInput
 
 # Characters that bash, NetworkManager and rename_device all read literally when bare.
@@ -85,6 +87,8 @@ def spell(item: ShellValue) -> str:
 
 def finalize_shell(item: object) -> str:
     """jinja2 finalize hook for ifcfg templates."""
+    if isinstance(item, jinja2.Undefined):
+        return str(item)  # StrictUndefined raises UndefinedError, naming the missing variable.
     if isinstance(item, Verbatim):
         return str(item)
     if isinstance(item, ShellValue):
@@ -98,6 +102,8 @@ def finalize_shell(item: object) -> str:
 
 def finalize_route(item: object) -> str:
     """jinja2 finalize hook for route and rule files in `ip` syntax."""
+    if isinstance(item, jinja2.Undefined):
+        return str(item)  # StrictUndefined raises UndefinedError, naming the missing variable.
     if isinstance(item, (RouteText, Verbatim)):
         return str(item)
     raise InternalError(f"route template printed a {type(item).__name__}; wrap lines in RouteText")

@@ -44,6 +44,7 @@ class Renderer:
             raise InvalidInput(f"--templates {directory}: missing {', '.join(missing)}; copy the whole template "
                                "directory before editing it")
         self.directory = directory
+        self.edited = templates is not None
         self._shell = self._environment(directory, finalize_shell)
         self._route = self._environment(directory, finalize_route)
 
@@ -67,7 +68,15 @@ class Renderer:
         except jinja2.TemplateError as error:
             raise InvalidInput(f"template {self.directory / desired.template}: {error}") from error
         data = _normalise(text).encode("utf-8")
-        self._check_read_back(desired, data)
+        try:
+            self._check_read_back(desired, data)
+        except InternalError as error:
+            if not self.edited:
+                raise
+            # With --templates the mismatch comes from the user's copy, not from bridgecfg.
+            raise InvalidInput(f"--templates {self.directory}: {desired.template} rendered a file that does not "
+                               f"verify: {error}. An edited template may change layout and comments, but every "
+                               "key and value must come from bridgecfg") from None
         return data
 
     def _check_read_back(self, desired: DesiredFile, data: bytes) -> None:
