@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -19,7 +20,7 @@ from bridgecfg import files, model
 from bridgecfg.errors import HostConflict, InvalidInput, RollbackFailed, RolledBack, TransactionError
 from bridgecfg.plan import Plan, make_plan
 from bridgecfg.transaction import (
-    Status, TransactionRecord, TransactionStore, current_boot_id, file_records, transaction_lock,
+    Status, TransactionRecord, TransactionStore, current_boot_id, file_records, process_alive, transaction_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,12 @@ class ApplyResult:
 
 
 def propose(topology: model.Topology, target: Target, options: ApplyOptions) -> Proposal:
-    """Compute the file plan and, on a live target, read the kernel and plan the cutover."""
+    """Compute the file plan and, on a live target, read the kernel and plan the cutover.
+
+    Raise TransactionError while a transaction is interrupted or still being applied,
+    because a plan computed from a half-changed host would be wrong.
+    """
+    _refuse_open_transactions(TransactionStore(target.root), allow_pending=True)
     plan = make_plan(target.root, topology, templates=options.templates)
     live = _propose_live(topology, plan, target, options) if target.live else None
     if not target.write_files:
@@ -141,12 +147,31 @@ def refuse_open_transactions(root: Path) -> None:
     _refuse_open_transactions(TransactionStore(root))
 
 
-def _refuse_open_transactions(store: TransactionStore) -> None:
-    open_records = store.open_transactions()
-    if open_records:
-        record = open_records[-1]
-        raise TransactionError(f"transaction {record.id} is still {record.status.value}; run 'bridgecfg confirm "
-                               f"{record.id}' to keep it or 'bridgecfg rollback {record.id}' to undo it first")
+def _refuse_open_transactions(store: TransactionStore, *, allow_pending: bool = False) -> None:
+    open_records = [record for record in store.open_transactions()
+                    if not (allow_pending and record.status == Status.PENDING)]
+    if not open_records:
+        return
+    record = open_records[-1]
+    where = _command_target(record)
+    if record.status == Status.PENDING:
+        raise TransactionError(f"transaction {record.id} is still pending; run 'bridgecfg confirm {record.id}{where}' "
+                               f"to keep it or 'bridgecfg rollback {record.id}{where}' to undo it first")
+    if process_alive(record.apply_pid):
+        raise TransactionError(f"transaction {record.id} is being applied by process {record.apply_pid}; wait for it "
+                               "to finish")
+    raise TransactionError(f"transaction {record.id} was interrupted before it was verified; run 'bridgecfg rollback "
+                           f"{record.id}{where}' to undo it first")
+
+
+def _command_target(record: TransactionRecord) -> str:
+    """Return the --root and --netns options that reach the transaction's state directory and namespace."""
+    words = ""
+    if record.root != "/":
+        words += f" --root {shlex.quote(record.root)}"
+    if record.netns:
+        words += f" --netns {shlex.quote(record.netns)}"
+    return words
 
 
 def _recheck(topology: model.Topology, target: Target, options: ApplyOptions, proposal: Proposal) -> Proposal:
