@@ -475,9 +475,26 @@ def test_apply_with_changes_refused_while_pending(host: CliHost) -> None:
 
     refused = _ok(_apply(host, 60, "--mac", kernel.link(BRIDGE).mac or ""), EXIT_ERROR)
 
-    assert "bridgecfg confirm" in refused.stderr
-    assert "bridgecfg rollback" in refused.stderr
-    assert len(host.records()) == 1
+    transaction = _only_record(host)["id"]
+    where = f"--root {host.root} --netns {host.netns}"
+    assert f"bridgecfg confirm {transaction} {where}" in refused.stderr
+    assert f"bridgecfg rollback {transaction} {where}" in refused.stderr
+    _assert_restored(host, kernel, files)
+
+
+def test_apply_refused_after_crash(host: CliHost) -> None:
+    kernel = host.capture()
+    files = host.files()
+    crashed = _apply(host, 0, env={"BRIDGECFG_FAILPOINT": "3"})
+    assert crashed.returncode == -signal.SIGKILL
+
+    refused = _ok(_apply(host, 0), EXIT_ERROR)
+
+    transaction = _only_record(host)["id"]
+    assert "interrupted" in refused.stderr
+    assert f"bridgecfg rollback {transaction} --root {host.root} --netns {host.netns}" in refused.stderr
+    assert "bridgecfg confirm" not in refused.stderr
+    _ok(host.bridgecfg("rollback", transaction, "--yes", topology=False))
     _assert_restored(host, kernel, files)
 
 
