@@ -270,13 +270,13 @@ def run_apply(arguments: argparse.Namespace) -> int:
     if not arguments.json:
         _print_proposal(proposal)
     check_live_allowed(proposal, options)
+    refuse_open_transactions(target.root)
     if proposal.empty:
         if arguments.json:
             print(json.dumps({"changed": False, "plan": proposal.to_json()}, indent=2))
         else:
             print("Nothing to do.")
         return EXIT_OK
-    refuse_open_transactions(target.root)
     if not _confirmed(arguments, "Apply these changes?"):
         print("Declined; nothing was changed.", file=sys.stderr)
         return EXIT_ERROR

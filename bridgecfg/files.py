@@ -96,8 +96,18 @@ def _write_change(root: Path, change: FileChange) -> None:
         log.info("removed %s", change.path)
         return
     assert change.new is not None
-    write_atomic(local, change.new)
+    write_atomic(local, change.new, mode=written_mode(change.old_mode))
     log.info("%s %s", "created" if change.action == CREATE else "wrote", change.path)
+
+
+def written_mode(old_mode: Optional[int]) -> int:
+    """Return the mode of a written file: 0644, but never wider than the file it replaces.
+
+    A profile kept private (it may hold an 802.1X password) stays private.
+    """
+    if old_mode is None:
+        return FILE_MODE
+    return FILE_MODE & old_mode
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:

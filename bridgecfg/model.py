@@ -22,15 +22,17 @@ def interface_name_problem(name: str) -> Optional[str]:
     """Describe why name is not a valid Linux interface name, or return None if it is."""
     size = len(name.encode("utf-8"))
     if size == 0:
-        return "an interface name cannot be empty"
+        return "an interface name cannot be empty; give a name such as br0"
     if size > MAX_INTERFACE_NAME_BYTES:
         return (f"{name!r} has {size} characters; Linux interface names are limited to "
                 f"{MAX_INTERFACE_NAME_BYTES}. Choose a shorter name (for example br0)")
     bad = sorted({char for char in name if char in _FORBIDDEN_NAME_CHARS or not char.isprintable()})
     if bad:
-        return f"{name!r} contains {', '.join(repr(char) for char in bad)}, which Linux interface names cannot contain"
+        return (f"{name!r} contains {', '.join(repr(char) for char in bad)}, which Linux interface names cannot "
+                "contain. Choose a name of letters, digits, '-', '_' or '.' (for example br0)")
     if name in _RESERVED_NAMES:
-        return f"{name!r} is reserved by the kernel or NetworkManager and cannot name an interface"
+        return (f"{name!r} is reserved by the kernel or NetworkManager and cannot name an interface. Choose another "
+                "name (for example br0)")
     return None
 
 

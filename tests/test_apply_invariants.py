@@ -101,8 +101,6 @@ def test_written_files_mode_0644(name: str, tmp_path: Path) -> None:
     assert _mode(tmp_path / SCRIPTS / name) == 0o644
 
 
-@pytest.mark.xfail(strict=True, reason="files.write_atomic writes every file with mode 0644, so a port profile "
-                                       "kept private (it may hold IEEE_8021X_PASSWORD) becomes world-readable")
 def test_private_profile_stays_private(tmp_path: Path) -> None:
     _host(tmp_path, {f"{SCRIPTS}/ifcfg-eth0": 0o600})
     assert apply(tmp_path, ARGUMENTS).status == 0

@@ -166,9 +166,6 @@ REFUSALS: List[Refusal] = [
             links={"sys/class/net/eth0/master": "../virbr1"}),
 ]
 
-# Messages of model.interface_name_problem that name the bad character or reserved word but
-# give no next step yet.
-_NO_FIX_YET = {"bridge name slash", "bridge name colon", "bridge name space", "bridge name all", "bridge name dot"}
 
 
 def _build(refusal: Refusal, root: Path) -> None:
@@ -182,11 +179,7 @@ def _build(refusal: Refusal, root: Path) -> None:
 def _fix_parameters() -> List[object]:
     parameters: List[object] = []
     for refusal in REFUSALS:
-        marks = []
-        if refusal.name in _NO_FIX_YET:
-            marks.append(pytest.mark.xfail(strict=True, reason="the model's name check states the problem "
-                                                               "but not what to do"))
-        parameters.append(pytest.param(refusal, id=refusal.name, marks=marks))
+        parameters.append(pytest.param(refusal, id=refusal.name))
     return parameters
 
 

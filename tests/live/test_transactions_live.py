@@ -453,8 +453,6 @@ def test_failed_verify_restores_everything(host: CliHost) -> None:
     assert [record["status"] for record in host.transactions()] == ["rolled-back"]
 
 
-@pytest.mark.xfail(strict=True, reason="bridgecfg/cli.py run_apply prints 'Nothing to do' and exits 0 before it "
-                                       "checks for an open transaction, although a revert is still armed")
 def test_apply_refused_while_pending(host: CliHost) -> None:
     _ok(_apply(host, 60))
     kernel = host.capture()
