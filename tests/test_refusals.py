@@ -167,20 +167,12 @@ REFUSALS: List[Refusal] = [
 ]
 
 
-
 def _build(refusal: Refusal, root: Path) -> None:
     write_tree(root, refusal.files)
     for relative, target in refusal.links.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, path)
-
-
-def _fix_parameters() -> List[object]:
-    parameters: List[object] = []
-    for refusal in REFUSALS:
-        parameters.append(pytest.param(refusal, id=refusal.name))
-    return parameters
 
 
 @pytest.mark.parametrize("command", [plan, apply], ids=["plan", "apply"])
@@ -206,7 +198,7 @@ def test_refusal_names_items(refusal: Refusal, tmp_path: Path) -> None:
         assert word in result.stderr
 
 
-@pytest.mark.parametrize("refusal", _fix_parameters())
+@pytest.mark.parametrize("refusal", REFUSALS, ids=lambda refusal: refusal.name)
 def test_refusal_suggests_fix(refusal: Refusal, tmp_path: Path) -> None:
     _build(refusal, tmp_path)
     result = plan(tmp_path, refusal.arguments)
