@@ -20,7 +20,8 @@ from bridgecfg import files, model
 from bridgecfg.errors import HostConflict, InvalidInput, RollbackFailed, RolledBack, TransactionError
 from bridgecfg.plan import Plan, make_plan
 from bridgecfg.transaction import (
-    Status, TransactionRecord, TransactionStore, current_boot_id, file_records, process_alive, transaction_lock,
+    Status, TransactionRecord, TransactionStore, current_boot_id, file_records, process_alive, process_start_ticks,
+    transaction_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def _refuse_open_transactions(store: TransactionStore, *, allow_pending: bool = 
     if record.status == Status.PENDING:
         raise TransactionError(f"transaction {record.id} is still pending; run 'bridgecfg confirm {record.id}{where}' "
                                f"to keep it or 'bridgecfg rollback {record.id}{where}' to undo it first")
-    if process_alive(record.apply_pid):
+    if process_alive(record.apply_pid, record.apply_started):
         raise TransactionError(f"transaction {record.id} is being applied by process {record.apply_pid}; wait for it "
                                "to finish")
     raise TransactionError(f"transaction {record.id} was interrupted before it was verified; run 'bridgecfg rollback "
@@ -193,6 +194,7 @@ def _begin(store: TransactionStore, target: Target, options: ApplyOptions, propo
     record = TransactionRecord(
         id=transaction, created=time.time(), root=str(target.root), netns=target.netns,
         live=live is not None and bool(live.operations), apply_pid=os.getpid(),
+        apply_started=process_start_ticks(os.getpid()),
         confirm_timeout=options.confirm_timeout if live is not None else 0.0, boot_id=current_boot_id(),
         files=file_records(proposal.files.changes),
         cutover=dataclasses.asdict(live.request) if live is not None else None,

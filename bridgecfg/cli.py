@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     boot = commands.add_parser("boot-revert", help="roll back every transaction never confirmed (run at boot)",
                                description="Roll back every transaction that is still pending or was interrupted. "
                                            "The shipped systemd unit runs this at boot, before the network starts.")
-    _add_target_options(boot, live=False)
+    _add_target_options(boot, live=False, namespace=False)
     return parser
 
 
@@ -159,11 +159,12 @@ def _add_topology_options(parser: argparse.ArgumentParser) -> None:
                         help="directory with edited copies of the jinja2 templates (default: the bundled ones)")
 
 
-def _add_target_options(parser: argparse.ArgumentParser, *, live: bool) -> None:
+def _add_target_options(parser: argparse.ArgumentParser, *, live: bool, namespace: bool = True) -> None:
     parser.add_argument("--root", type=Path, default=Path("/"), metavar="DIR",
                         help="filesystem root that holds /etc and /var/lib/bridgecfg (default /)")
-    parser.add_argument("--netns", metavar="NAME", help="act on the running system inside this existing network "
-                                                        "namespace (never created)")
+    if namespace:
+        parser.add_argument("--netns", metavar="NAME", help="act on the running system inside this existing "
+                                                            "network namespace (never created)")
     if live:
         parser.add_argument("--live", action="store_true",
                             help="act on the running system of the current namespace even with --root")
@@ -274,8 +275,6 @@ def run_apply(arguments: argparse.Namespace) -> int:
     if proposal.empty:
         if arguments.json:
             print(json.dumps({"changed": False, "plan": proposal.to_json()}, indent=2))
-        else:
-            print("Nothing to do.")
         return EXIT_OK
     if not _confirmed(arguments, "Apply these changes?"):
         print("Declined; nothing was changed.", file=sys.stderr)

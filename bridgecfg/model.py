@@ -24,7 +24,7 @@ def interface_name_problem(name: str) -> Optional[str]:
     if size == 0:
         return "an interface name cannot be empty; give a name such as br0"
     if size > MAX_INTERFACE_NAME_BYTES:
-        return (f"{name!r} has {size} characters; Linux interface names are limited to "
+        return (f"{name!r} has {size} bytes; Linux interface names are limited to "
                 f"{MAX_INTERFACE_NAME_BYTES}. Choose a shorter name (for example br0)")
     bad = sorted({char for char in name if char in _FORBIDDEN_NAME_CHARS or not char.isprintable()})
     if bad:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from bridgecfg import files
-from bridgecfg.errors import RollbackFailed, TransactionError
+from bridgecfg.errors import BridgecfgError, RollbackFailed, TransactionError
 from bridgecfg.transaction import (
     Status, TransactionRecord, TransactionStore, creation_order, current_boot_id, digest, process_alive,
     transaction_lock,
@@ -60,9 +60,13 @@ def roll_back(store: TransactionStore, record: TransactionRecord, *, reason: str
     # A later rollback reads this mark to tell that a killed rollback left the host half-way.
     store.journal(record.id, ROLLBACK_STARTED, reason=reason)
     try:
-        if record.live and kernel:
-            _restore_kernel(store, record)
-        restore_record_files(store, record)
+        try:
+            if record.live and kernel:
+                _restore_kernel(store, record)
+        finally:
+            # The files come back even when the kernel restore fails, so that the next boot
+            # brings up the old configuration.
+            restore_record_files(store, record)
     except Exception as error:
         record.status = Status.ROLLBACK_FAILED
         record.reason = f"{reason}; rollback failed: {error}"
@@ -114,7 +118,7 @@ def host_changes(store: TransactionStore, record: TransactionRecord) -> List[str
 
 def _interrupted(record: TransactionRecord) -> bool:
     """Tell whether the apply process died while the transaction was still being prepared."""
-    return record.status == Status.PREPARING and not process_alive(record.apply_pid)
+    return record.status == Status.PREPARING and not process_alive(record.apply_pid, record.apply_started)
 
 
 def _rollback_interrupted(store: TransactionStore, record: TransactionRecord) -> bool:
@@ -229,7 +233,7 @@ def _revert_reason(record: TransactionRecord) -> Optional[str]:
     now = time.time()
     if record.deadline is not None and now >= record.deadline:
         return f"not confirmed within {record.confirm_timeout:g} s"
-    if record.deadline is None and not process_alive(record.apply_pid):
+    if record.deadline is None and not process_alive(record.apply_pid, record.apply_started):
         return f"the apply process {record.apply_pid} died before the change was verified"
     return None
 
@@ -252,15 +256,23 @@ def boot_revert(store: TransactionStore) -> List[str]:
     restored; the network service then brings the host up as it was.
     """
     reverted = []
+    failures = []
     boot_id = current_boot_id()
     for listed in store.open_transactions():
-        with transaction_lock(store.root, listed.netns, wait_seconds=LOCK_WAIT_SECONDS):
-            record = store.load(listed.id)
-            if not record.status.open:
-                continue
-            restarted = record.boot_id != boot_id
-            roll_back(store, record, reason="not confirmed before the host restarted", kernel=not restarted)
-            reverted.append(record.id)
+        try:
+            with transaction_lock(store.root, listed.netns, wait_seconds=LOCK_WAIT_SECONDS):
+                record = store.load(listed.id)
+                if not record.status.open:
+                    continue
+                restarted = record.boot_id != boot_id
+                roll_back(store, record, reason="not confirmed before the host restarted", kernel=not restarted)
+                reverted.append(record.id)
+        except BridgecfgError as error:
+            # Every open transaction gets its attempt; the failures are reported together.
+            log.error("boot revert of transaction %s failed: %s", listed.id, error)
+            failures.append(f"{listed.id}: {error}")
+    if failures:
+        raise RollbackFailed("boot revert failed for " + "; ".join(failures))
     return reverted
 
 

@@ -75,6 +75,7 @@ class TransactionRecord(BaseModel):
     live: bool = False
     status: Status = Status.PREPARING
     apply_pid: Optional[int] = None
+    apply_started: Optional[int] = None
     timer_pid: Optional[int] = None
     confirm_timeout: float = 0.0
     deadline: Optional[float] = None
@@ -250,7 +251,8 @@ def transaction_lock(root: Path, netns: Optional[str], *, wait_seconds: float = 
         os.close(descriptor)
 
 
-def process_alive(pid: Optional[int]) -> bool:
+def process_alive(pid: Optional[int], started: Optional[int] = None) -> bool:
+    """Tell whether a process still runs; with its start time, also that the pid was not reused."""
     if not pid:
         return False
     try:
@@ -259,13 +261,27 @@ def process_alive(pid: Optional[int]) -> bool:
         return False
     except PermissionError:
         return True
-    return _not_zombie(pid)
+    fields = _stat_fields(pid)
+    if fields is None:
+        return True
+    if fields[0] == "Z":
+        return False
+    return started is None or process_start_ticks(pid) == started
 
 
-def _not_zombie(pid: int) -> bool:
+def process_start_ticks(pid: int) -> Optional[int]:
+    """Return when a process started, in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    fields = _stat_fields(pid)
+    if fields is None or len(fields) < 20 or not fields[19].isdigit():
+        return None
+    return int(fields[19])
+
+
+def _stat_fields(pid: int) -> Optional[List[str]]:
+    """Return the fields of /proc/PID/stat after the command name, starting with the state letter."""
     try:
         status = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
-        return True
-    # The state letter follows the command name in parentheses.
-    return status.rpartition(")")[2].split()[:1] != ["Z"]
+        return None
+    # The command name sits in parentheses and may itself contain spaces or parentheses.
+    return status.rpartition(")")[2].split()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridgecfg import revert
-from bridgecfg.errors import TransactionError
+from bridgecfg.errors import RollbackFailed, TransactionError
 from bridgecfg.transaction import Status, TransactionRecord, TransactionStore, transaction_lock
 
 NETNS = "bcfg-test-absent"
@@ -56,7 +56,7 @@ def test_boot_revert_waits_for_namespace_lock(tmp_path: Path, short_lock_wait: N
     store = _store(tmp_path)
 
     with transaction_lock(tmp_path, NETNS):
-        with pytest.raises(TransactionError, match="holds"):
+        with pytest.raises(RollbackFailed, match="holds"):
             revert.boot_revert(store)
 
     assert store.load(TRANSACTION).status == Status.PENDING
