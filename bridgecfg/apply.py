@@ -20,7 +20,7 @@ from bridgecfg import files, model
 from bridgecfg.errors import HostConflict, InvalidInput, RollbackFailed, RolledBack, TransactionError
 from bridgecfg.plan import Plan, make_plan
 from bridgecfg.transaction import (
-    Status, TransactionRecord, TransactionStore, current_boot_id, file_records, process_alive, process_start_ticks,
+    DESIRED, SNAPSHOT, Status, TransactionRecord, TransactionStore, current_boot_id, file_records, process_alive, process_start_ticks,
     transaction_lock,
 )
 
@@ -201,8 +201,8 @@ def _begin(store: TransactionStore, target: Target, options: ApplyOptions, propo
     )
     store.create(record)
     if record.live and live is not None:
-        store.write_snapshot(transaction, live.snapshot.to_json())
-        store.write_desired(transaction, live.desired_after.to_json())
+        store.write_document(transaction, SNAPSHOT, live.snapshot.to_json())
+        store.write_document(transaction, DESIRED, live.desired_after.to_json())
     files.back_up(proposal.files, store.backup_dir(transaction))
     store.journal(transaction, "prepared", files=len(record.files), live_steps=len(live.operations) if live else 0)
     log.info("transaction %s: snapshot and backups are in %s", transaction, store.folder(transaction))

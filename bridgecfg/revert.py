@@ -20,7 +20,7 @@ from typing import List, Optional
 from bridgecfg import files
 from bridgecfg.errors import BridgecfgError, RollbackFailed, TransactionError
 from bridgecfg.transaction import (
-    Status, TransactionRecord, TransactionStore, creation_order, current_boot_id, digest, process_alive,
+    DESIRED, SNAPSHOT, Status, TransactionRecord, TransactionStore, creation_order, current_boot_id, digest, process_alive,
     transaction_lock,
 )
 
@@ -89,7 +89,7 @@ def _restore_kernel(store: TransactionStore, record: TransactionRecord) -> None:
     from bridgecfg.live.netlink import open_netlink
     from bridgecfg.live.state import KernelSnapshot
 
-    text = store.read_snapshot(record.id)
+    text = store.read_document(record.id, SNAPSHOT)
     if text is None:
         raise RollbackFailed(f"the snapshot of transaction {record.id} is missing from {store.folder(record.id)}")
     snapshot = KernelSnapshot.from_json(text)
@@ -138,7 +138,7 @@ def _kernel_changes(store: TransactionStore, record: TransactionRecord) -> List[
     from bridgecfg.live.state import KernelSnapshot
     from bridgecfg.live.verify import verify_state
 
-    text = store.read_desired(record.id)
+    text = store.read_document(record.id, DESIRED)
     if text is None:
         return []
     desired = KernelSnapshot.from_json(text)

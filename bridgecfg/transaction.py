@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 RECORD_MODE = 0o600
+SNAPSHOT = "snapshot.json"
+DESIRED = "desired.json"
 
 
 class Status(str, Enum):
@@ -166,24 +168,14 @@ class TransactionStore:
         open_records = [record for record in records if record.status.open]
         return open_records[-1] if open_records else records[-1]
 
-    def write_snapshot(self, transaction: str, text: str) -> None:
-        write_atomic(self.folder(transaction) / "snapshot.json", text.encode("utf-8"), mode=RECORD_MODE)
+    def write_document(self, transaction: str, name: str, text: str) -> None:
+        """Store a JSON document of the transaction: SNAPSHOT (the kernel before the change) or
+        DESIRED (what the cutover should produce, to tell later whether the host changed)."""
+        write_atomic(self.folder(transaction) / name, text.encode("utf-8"), mode=RECORD_MODE)
 
-    def write_desired(self, transaction: str, text: str) -> None:
-        """Store the kernel state the cutover should produce, to tell later whether the host changed."""
-        write_atomic(self.folder(transaction) / "desired.json", text.encode("utf-8"), mode=RECORD_MODE)
-
-    def read_desired(self, transaction: str) -> Optional[str]:
-        path = self.folder(transaction) / "desired.json"
+    def read_document(self, transaction: str, name: str) -> Optional[str]:
         try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-
-    def read_snapshot(self, transaction: str) -> Optional[str]:
-        path = self.folder(transaction) / "snapshot.json"
-        try:
-            return path.read_text(encoding="utf-8")
+            return (self.folder(transaction) / name).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
 
