@@ -52,6 +52,10 @@ def _target_path(path: str, port_names: Tuple[str, str], bridge_profile: str) ->
 
     port_names are the port's profile name and device name, either of which may name it.
     """
+    # NOTE: when an existing bridge profile is named after something other than its
+    # device (ifcfg-mybridge with DEVICE=br0), alias files move to ifcfg-mybridge:N, which
+    # NetworkManager reads but the network scripts' ifup-aliases (which looks for
+    # ifcfg-br0:N) does not. Legacy <name>.route files are not moved at all.
     name = os.path.basename(path)
     for prefix in ("route6-", "route-", "rule6-", "rule-", "ifcfg-"):
         for port_name in port_names:

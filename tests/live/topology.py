@@ -41,6 +41,15 @@ REMOTE6 = "2001:db8:ffff::7"
 GUEST_ADDRESS = "192.0.2.50"
 
 
+# NOTE: Linux 6.18 drops the frames that reach a port in the microseconds between the
+# bridge registering its receive handler and setting the port to forwarding (br_add_if),
+# and between disabling the port and unregistering the handler on release. No IP or
+# link counter records those drops. Measured with 6 streams at 1 ms: 15 cutovers of 210
+# lost 1 to 3 probes on some streams at that moment, never elsewhere. The live tests
+# allow that many, so that a real gap (the naive sequence loses hundreds) still fails.
+MASTER_CHANGE_LOSS_LIMIT = 3
+
+
 class NamespaceError(RuntimeError):
     """A namespace command failed or a namespace is not what the tests expect."""
 
