@@ -300,7 +300,9 @@ def test_dead_session_still_reverts(host: CliHost, signal_number: int) -> None:
     kernel = host.capture()
     files = host.files()
 
-    with _interactive_apply(host, 2) as (_, session):
+    # The deadline leaves the kill time to land while apply still waits for an answer,
+    # even on a loaded machine; after it, apply would end by itself.
+    with _interactive_apply(host, 6) as (_, session):
         assert _only_record(host)["status"] == "pending"
         os.killpg(session.pid, signal_number)
         session.wait(timeout=POLL_LIMIT)
