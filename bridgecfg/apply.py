@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import shlex
 import time
 from pathlib import Path
@@ -180,11 +181,20 @@ def _recheck(topology: model.Topology, target: Target, options: ApplyOptions, pr
     fresh = propose(topology, target, options)
     shown = [(change.path, change.new) for change in proposal.files.changes]
     now = [(change.path, change.new) for change in fresh.files.changes]
-    shown_live = [operation.describe() for operation in proposal.live.operations] if proposal.live else []
-    now_live = [operation.describe() for operation in fresh.live.operations] if fresh.live else []
+    shown_live = _comparable(proposal.live.operations) if proposal.live else []
+    now_live = _comparable(fresh.live.operations) if fresh.live else []
     if shown != now or shown_live != now_live:
         raise HostConflict("the host changed after the plan was shown; run bridgecfg again to see the new plan")
     return fresh
+
+
+# Remaining lifetimes shrink while the operator reads the plan, so they are left out of
+# the comparison between the plan shown and the plan made again under the lock.
+_LIFETIME_WORDS = re.compile(r"\b(valid_lft|preferred_lft|expires) \d+s\b")
+
+
+def _comparable(operations: List[Any]) -> List[str]:
+    return [_LIFETIME_WORDS.sub(r"\1", operation.describe()) for operation in operations]
 
 
 def _begin(store: TransactionStore, target: Target, options: ApplyOptions, proposal: Proposal) -> TransactionRecord:
