@@ -181,8 +181,8 @@ def _recheck(topology: model.Topology, target: Target, options: ApplyOptions, pr
     fresh = propose(topology, target, options)
     shown = [(change.path, change.new) for change in proposal.files.changes]
     now = [(change.path, change.new) for change in fresh.files.changes]
-    shown_live = _comparable(proposal.live.operations) if proposal.live else []
-    now_live = _comparable(fresh.live.operations) if fresh.live else []
+    shown_live = comparable_operations(proposal.live.operations) if proposal.live else []
+    now_live = comparable_operations(fresh.live.operations) if fresh.live else []
     if shown != now or shown_live != now_live:
         raise HostConflict("the host changed after the plan was shown; run bridgecfg again to see the new plan")
     return fresh
@@ -193,7 +193,8 @@ def _recheck(topology: model.Topology, target: Target, options: ApplyOptions, pr
 _LIFETIME_WORDS = re.compile(r"\b(valid_lft|preferred_lft|expires) \d+s\b")
 
 
-def _comparable(operations: List[Any]) -> List[str]:
+def comparable_operations(operations: List[Any]) -> List[str]:
+    """Describe operations for comparison, without the remaining lifetimes."""
     return [_LIFETIME_WORDS.sub(r"\1", operation.describe()) for operation in operations]
 
 
