@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """Where an apply acts: the file root, and the network namespace for the live part."""
+    """The target of an apply: the file root, and the network namespace for the live part."""
 
     root: Path
     netns: Optional[str] = None
@@ -40,7 +40,7 @@ class Target:
 
 @dataclasses.dataclass(frozen=True)
 class ApplyOptions:
-    """How an apply behaves beyond its target."""
+    """The settings of an apply beyond its target."""
 
     confirm_timeout: float = 0.0
     live_from: Optional[str] = None
@@ -69,7 +69,7 @@ class Proposal:
 
 @dataclasses.dataclass(frozen=True)
 class ApplyResult:
-    """What an apply did."""
+    """The outcome of an apply."""
 
     transaction: Optional[str]
     status: Optional[Status]

@@ -115,7 +115,7 @@ def _add_apply(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _add_confirm(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     confirm = commands.add_parser("confirm", help="keep a pending transaction (disarm its revert)",
-                                  description="Keep a pending transaction: its revert timer stands down. Run it "
+                                  description="Keep a pending transaction: its revert timer stops. Run it "
                                               "from a new session to prove that the host is still reachable.")
     confirm.add_argument("transaction", nargs="?", metavar="ID", help="transaction id (default: the pending one)")
     _add_target_options(confirm, live=False)

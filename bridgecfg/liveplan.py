@@ -27,7 +27,7 @@ LIVE_FROM_CHOICES = ("kernel", "files")
 
 @dataclasses.dataclass(frozen=True)
 class Surroundings:
-    """What the host says about the operator's session and NetworkManager."""
+    """Facts about the operator's session and NetworkManager that the live plan reports."""
 
     ssh_server_address: Optional[str]
     established_local_addresses: Tuple[str, ...]
@@ -141,7 +141,9 @@ def cutover_request(bridge: model.Bridge, desired: Desired, snapshot: KernelSnap
                 raise HostConflict(f"--live-from files: {carrier} does not hold {', '.join(missing)} in the kernel, "
                                    "so the cutover cannot move it; add it first, or use --live-from kernel")
             addresses = tuple(files)
-    mac = None if bridge.mac == "none" else bridge.mac if bridge.mac != "inherit" else None
+    # The live bridge takes the port's MAC unless an explicit one is given, so that
+    # neighbours need no new ARP or NDP entry; 'none' and 'inherit' only shape the files.
+    mac = bridge.mac if bridge.mac not in ("none", "inherit") else None
     request = CutoverRequest(bridge=bridge.name, ports=tuple(bridge.ports), l3_port=carrier, stp=bridge.stp,
                              forward_delay=float(bridge.forward_delay) if bridge.forward_delay is not None else None,
                              mtu=bridge.mtu, mac=mac, addresses=addresses)

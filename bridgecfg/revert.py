@@ -188,7 +188,7 @@ def confirm_command(store: TransactionStore, transaction: Optional[str], *, netn
         record.finished = time.time()
         store.save(record)
         store.journal(record.id, "confirmed")
-    log.info("transaction %s confirmed; the revert timer stands down", record.id)
+    log.info("transaction %s confirmed; the revert timer stops", record.id)
     return record
 
 
@@ -221,7 +221,7 @@ def watch(store: TransactionStore, transaction: str, *, netns: Optional[str]) ->
     while True:
         record = store.load(transaction)
         if not record.status.open:
-            log.info("transaction %s is %s; the timer stands down", transaction, record.status.value)
+            log.info("transaction %s is %s; the revert timer stops", transaction, record.status.value)
             return record.status.value
         reason = _revert_reason(record)
         if reason is not None:
@@ -252,7 +252,7 @@ def _revert_now(store: TransactionStore, transaction: str, *, netns: Optional[st
 def boot_revert(store: TransactionStore) -> List[str]:
     """Roll back, at boot, every transaction that was never confirmed.
 
-    After a reboot the kernel holds nothing of the old cutover, so only the files are
+    After a reboot the kernel has nothing of the old cutover, so only the files are
     restored; the network service then brings the host up as it was.
     """
     reverted = []
