@@ -220,10 +220,11 @@ def _options(arguments: argparse.Namespace, target: Target) -> ApplyOptions:
 
 
 def run_plan(arguments: argparse.Namespace) -> int:
-    from bridgecfg.apply import propose
+    from bridgecfg.apply import propose, refuse_open_transactions
 
     topology = topology_from_arguments(arguments)
     target = _target(arguments)
+    refuse_open_transactions(target.root)
     proposal = propose(topology, target, _options(arguments, target))
     if arguments.json:
         print(json.dumps(proposal.to_json(), indent=2))
@@ -267,11 +268,11 @@ def run_apply(arguments: argparse.Namespace) -> int:
     topology = topology_from_arguments(arguments)
     target = _target(arguments)
     options = _options(arguments, target)
+    refuse_open_transactions(target.root)
     proposal = propose(topology, target, options)
     if not arguments.json:
         _print_proposal(proposal)
     check_live_allowed(proposal, options)
-    refuse_open_transactions(target.root)
     if proposal.empty:
         if arguments.json:
             print(json.dumps({"changed": False, "plan": proposal.to_json()}, indent=2))
@@ -327,9 +328,16 @@ def _ask_still_connected(result: ApplyResult, target: Target) -> int:
         confirm_command(store, result.transaction, netns=target.netns)
         print(f"Transaction {result.transaction} confirmed.")
         return EXIT_OK
+    if ready and answer:
+        rollback_command(store, result.transaction, netns=target.netns, force=True,
+                         reason=f"declined at the prompt (answer {answer!r})")
+        print(f"Declined: transaction {result.transaction} rolled back.")
+        return EXIT_ERROR
     if ready:
-        rollback_command(store, result.transaction, netns=target.netns, force=True)
-        print(f"Transaction {result.transaction} rolled back.")
+        # End of file: the terminal went away, and with it the operator's session.
+        rollback_command(store, result.transaction, netns=target.netns, force=True,
+                         reason="the terminal closed before an answer")
+        print(f"Transaction {result.transaction} rolled back: the terminal closed.")
         return EXIT_ROLLED_BACK
     print(f"\nNo answer; the revert timer restores the host (transaction {result.transaction}).")
     return _wait_for_revert(store, result.transaction or "")
@@ -379,7 +387,8 @@ def run_rollback(arguments: argparse.Namespace) -> int:
         print("Declined; nothing was changed.", file=sys.stderr)
         return EXIT_ERROR
     record = rollback_command(store, selected.id, netns=arguments.netns, force=arguments.force)
-    print(f"Transaction {record.id} rolled back: the snapshot and the original files are restored.")
+    restored = "the snapshot and the original files are" if record.live else "the original files are"
+    print(f"Transaction {record.id} rolled back: {restored} restored.")
     return EXIT_OK
 
 

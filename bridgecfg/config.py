@@ -60,11 +60,28 @@ def topology_from_options(*, bridge: str, ports: Sequence[str], mac: Optional[st
         raise InvalidInput(describe_validation_error(error, option_names=OPTION_NAMES)) from None
 
 
+# pydantic reports a value that fits no member of a union once per member, under a location
+# part naming the member; these are collapsed into one message for the field.
+_UNION_MEMBERS = ("literal[", "StaticAddresses")
+_ADDRESS_MODE = ("must be 'inherit', 'dhcp', or a mapping with 'addresses' (a list of ADDRESS/PREFIX) and an "
+                 "optional 'gateway'")
+
+
 def describe_validation_error(error: pydantic.ValidationError, *, option_names: Optional[Dict[str, str]] = None) -> str:
     """Turn pydantic's errors into one line per field, naming the field and the bad value."""
     parts: List[str] = []
     for item in error.errors():
         location = [str(part) for part in item["loc"]]
+        members = [index for index, part in enumerate(location) if part.startswith(_UNION_MEMBERS)]
+        if members and location[members[0] - 1] in ("ipv4", "ipv6") and members[0] == len(location) - 1:
+            line = f"{'.'.join(location[:members[0]])}: {_ADDRESS_MODE} (got {item.get('input')!r})"
+            if line not in parts:
+                parts.append(line)
+            continue
+        if item["type"] == "extra_forbidden":
+            known = ", ".join(sorted(_known_keys(location)))
+            parts.append(f"{'.'.join(location)}: unknown key; the keys here are {known}")
+            continue
         if option_names and location and location[0] in option_names:
             field = option_names[location[0]]
         else:
@@ -77,3 +94,18 @@ def describe_validation_error(error: pydantic.ValidationError, *, option_names: 
         # A check across fields has no location; its message names the fields itself.
         parts.append(f"{field}: {message}{shown}" if field else f"{message}{shown}")
     return "; ".join(parts)
+
+
+def _known_keys(location: List[str]) -> List[str]:
+    """List the keys that the model at a location accepts, for an unknown-key message."""
+    depth = len([part for part in location[:-1] if not part.isdigit()])
+    if depth == 0:
+        return list(model.Topology.model_fields)
+    parent = location[-2] if not location[-2].isdigit() else location[-3]
+    if parent == "bridges":
+        return list(model.Bridge.model_fields)
+    if parent == "dns":
+        return list(model.Dns.model_fields)
+    if parent in ("ipv4", "ipv6"):
+        return list(model.StaticAddresses.model_fields)
+    return list(model.Bridge.model_fields)

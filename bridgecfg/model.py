@@ -131,7 +131,8 @@ def parse_mac(value: str) -> str:
     if int(mac) >> 40 & 1:
         raise ValueError(f"MAC {value} is a multicast address; a bridge needs a unicast MAC")
     if int(mac) == 0:
-        raise ValueError("MAC 00:00:00:00:00:00 cannot be assigned to an interface")
+        raise ValueError("MAC 00:00:00:00:00:00 cannot be assigned to an interface; give a unicast MAC such as "
+                         "52:54:00:12:34:56, or --mac inherit")
     mac.dialect = netaddr.mac_unix_expanded
     return str(mac).lower()
 
@@ -186,8 +187,8 @@ class Bridge(BaseModel):
         if isinstance(self.ipv6, StaticAddresses):
             self.ipv6.check_family(6, "ipv6")
         if self.stp and self.forward_delay is not None and not 2 <= self.forward_delay <= 30:
-            raise ValueError(f"forward_delay {self.forward_delay} is out of range: with STP on, the kernel "
-                             "accepts 2 to 30 seconds")
+            raise ValueError(f"a forward delay of {self.forward_delay} s is out of range: with STP on, the kernel "
+                             "accepts 2 to 30 seconds. Give a delay in that range, or leave STP off")
         return self
 
 

@@ -147,7 +147,7 @@ def _kernel_changes(store: TransactionStore, record: TransactionRecord) -> List[
 
 
 def rollback_command(store: TransactionStore, transaction: Optional[str], *, netns: Optional[str],
-                     force: bool) -> TransactionRecord:
+                     force: bool, reason: str = "rolled back by bridgecfg rollback") -> TransactionRecord:
     """Roll back the named transaction, or the open one, or the latest one, under the lock.
 
     The lock is the one of the namespace the transaction acted in, the same that its
@@ -160,7 +160,7 @@ def rollback_command(store: TransactionStore, transaction: Optional[str], *, net
             raise TransactionError(f"transaction {record.id} was already rolled back ({record.reason})")
         if not force:
             _refuse_unsafe_rollback(store, record)
-        roll_back(store, record, reason="rolled back by bridgecfg rollback")
+        roll_back(store, record, reason=reason)
         return record
 
 

@@ -55,10 +55,19 @@ def is_root_namespace(netns: Optional[str]) -> bool:
         inode = _namespace_inode(path)
     except FileNotFoundError:
         raise HostConflict(
-            f"network namespace {netns!r} not found: no {path}; "
-            f"create it with `ip netns add {netns}`"
+            f"network namespace {netns!r} not found (no {path}); existing namespaces: "
+            f"{_existing_namespaces()}. Check the name: bridgecfg never creates a namespace"
         ) from None
     return inode == _reference_inode()
+
+
+def _existing_namespaces() -> str:
+    directory = os.path.dirname(netns_path("x"))
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        names = []
+    return ", ".join(names) or "none"
 
 
 def open_netlink(netns: Optional[str] = None) -> NetlinkHandle:
@@ -75,8 +84,8 @@ def open_netlink(netns: Optional[str] = None) -> NetlinkHandle:
     path = netns_path(netns)
     if not os.path.exists(path):
         raise HostConflict(
-            f"network namespace {netns!r} not found: no {path}; "
-            f"create it with `ip netns add {netns}`"
+            f"network namespace {netns!r} not found (no {path}); existing namespaces: "
+            f"{_existing_namespaces()}. Check the name: bridgecfg never creates a namespace"
         )
     log.debug("opening netlink in network namespace %s", netns)
     try:

@@ -324,7 +324,7 @@ def test_answer_no_rolls_back(host: CliHost) -> None:
         read_until(controller, b"rolled back", timeout=POLL_LIMIT)
         session.wait(timeout=POLL_LIMIT)
 
-    assert session.returncode == EXIT_ROLLED_BACK
+    assert session.returncode == EXIT_ERROR
     _assert_restored(host, kernel, files)
     assert [record["status"] for record in host.transactions()] == ["rolled-back"]
 
@@ -468,8 +468,19 @@ def test_apply_refused_while_pending(host: CliHost) -> None:
 
     assert "bridgecfg confirm" in refused.stderr
     assert "bridgecfg rollback" in refused.stderr
+    assert "Nothing to do" not in refused.stdout
     assert len(host.records()) == 1
     _assert_restored(host, kernel, files)
+
+
+def test_plan_refused_while_pending(host: CliHost) -> None:
+    _ok(_apply(host, 60))
+
+    refused = _ok(host.bridgecfg("plan"), EXIT_ERROR)
+
+    assert "still pending" in refused.stderr
+    assert "bridgecfg confirm" in refused.stderr
+    assert refused.stdout == ""
 
 
 def test_apply_with_changes_refused_while_pending(host: CliHost) -> None:
