@@ -281,7 +281,7 @@ def watch_main(root: Path, transaction: str, netns: Optional[str]) -> int:
     store = TransactionStore(root)
     try:
         outcome = watch(store, transaction, netns=netns)
-    except Exception as error:  # The timer must log every failure: nobody is watching its terminal.
+    except Exception as error:  # The timer logs every failure, because no terminal shows its output.
         log.exception("revert timer for transaction %s failed: %s", transaction, error)
         return 4
     log.info("revert timer for transaction %s finished: %s", transaction, outcome)

@@ -40,7 +40,7 @@ DESIRED = "desired.json"
 
 
 class Status(str, Enum):
-    """Where a transaction stands."""
+    """The state of a transaction."""
 
     PREPARING = "preparing"      # changes may be under way; the apply process owns it
     PENDING = "pending"          # applied and verified; reverts at the deadline unless confirmed

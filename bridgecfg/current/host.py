@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class PortCurrent:
-    """What the host's files say about one port."""
+    """The port's profile and companion files, as found on the host."""
 
     name: str
     profile: Profile
@@ -38,7 +38,7 @@ class PortCurrent:
 
 @dataclasses.dataclass(frozen=True)
 class BridgeCurrent:
-    """What the host's files say about one requested bridge and its ports."""
+    """The files of one requested bridge and its ports, as found on the host."""
 
     desired: model.Bridge
     ports: Tuple[PortCurrent, ...]

@@ -7,7 +7,7 @@ host's behaviour under one of them, so these helpers raise and name both reading
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Set
 
 from bridgecfg.current.shellvars import ShellFile
 from bridgecfg.errors import UnreadableFile
@@ -26,8 +26,8 @@ def read_bool(profile: ShellFile, key: str, *, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     word = raw.lower()
-    scripts = True if word in _SCRIPTS_TRUE else False if word in _SCRIPTS_FALSE else None
-    manager = True if word in _NM_TRUE else False if word in _NM_FALSE else None
+    scripts = _parse_bool(word, _SCRIPTS_TRUE, _SCRIPTS_FALSE)
+    manager = _parse_bool(word, _NM_TRUE, _NM_FALSE)
     if scripts is not None and scripts == manager:
         return scripts
     scripts_reading = _describe(scripts, default)
@@ -37,6 +37,14 @@ def read_bool(profile: ShellFile, key: str, *, default: bool) -> bool:
     raise UnreadableFile(profile.path, profile.line_of(key), key,
                          f"{key}={raw} is read as {scripts_reading} by the network scripts and as "
                          f"{manager_reading} by NetworkManager; write {key}=yes or {key}=no")
+
+
+def _parse_bool(word: str, true_words: Set[str], false_words: Set[str]) -> Optional[bool]:
+    if word in true_words:
+        return True
+    if word in false_words:
+        return False
+    return None
 
 
 def _describe(parsed: Optional[bool], default: bool) -> str:
@@ -54,7 +62,7 @@ def read_bootproto(profile: ShellFile) -> str:
 
     The network scripts start a DHCP client only for the exact lower-case words dhcp and
     bootp and treat everything else as static. NetworkManager compares case-insensitively,
-    knows autoip, shared and ibft, and rejects the whole file for other words.
+    accepts autoip, shared and ibft, and rejects the whole file for other words.
     """
     raw = profile.get("BOOTPROTO")
     if raw is None or raw in ("", "none", "static"):

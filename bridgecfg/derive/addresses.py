@@ -174,4 +174,8 @@ def profile_addresses(profile: ShellFile) -> List[str]:
 
 def _classful_prefix(address: str) -> int:
     first = int(address.split(".")[0])
-    return 8 if first < 128 else 16 if first < 192 else 24
+    if first < 128:
+        return 8
+    if first < 192:
+        return 16
+    return 24
